@@ -1,0 +1,50 @@
+"""Input checks shared by the estimators.
+
+Each check raises ``ValueError`` or ``TypeError`` with a message that names the
+parameter, the rule it broke, the value received and what to do instead.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def check_base(base: float) -> float:
+    """Return ``base`` as a float after checking that it is a valid logarithm base."""
+    if isinstance(base, bool) or not isinstance(base, numbers.Real):
+        raise TypeError(f"base must be a real number greater than 1, got {base!r}")
+    base = float(base)
+    if not np.isfinite(base) or base <= 1.0:
+        raise ValueError(f"base must be a finite number greater than 1 (2 gives bits), got {base}")
+    return base
+
+
+def check_int(value: int, name: str, minimum: int) -> int:
+    """Return ``value`` as an int after checking that it is an integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_finite_array(values, name: str, ndim: tuple[int, ...] = (1, 2)) -> np.ndarray:
+    """Return ``values`` as a float64 array, rejecting empty, non-finite or wrongly shaped input."""
+    array = np.asarray(values)
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"{name} must be a numeric array, got dtype {array.dtype}")
+    if array.ndim not in ndim:
+        raise ValueError(f"{name} must have {' or '.join(map(str, ndim))} dimensions, got shape {array.shape}")
+    if array.size == 0:
+        raise ValueError(f"{name} is empty (shape {array.shape}); pass at least one sample")
+    array = array.astype(np.float64, copy=False)
+    bad = ~np.isfinite(array)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{name} contains {int(bad.sum())} non-finite values (NaN or inf), the first at index {first}; "
+            "remove or replace them before estimating"
+        )
+    return array
