@@ -1,0 +1,74 @@
+"""Experiment configs: TOML files with the tables data, model, training, recording and analysis.
+
+A config names only what differs from :data:`DEFAULTS`; :func:`load_config` fills in the rest
+and rejects unknown tables and keys, naming the valid ones.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+DEFAULTS: dict[str, dict] = {
+    "data": {"name": "szt", "train_fraction": 0.8, "seed": 0, "probe_size": 4096, "path": ""},
+    "model": {"kind": "mlp", "widths": [10, 7, 5, 4, 3], "activation": "tanh"},
+    "training": {"optimizer": "adam", "learning_rate": 4e-4, "momentum": 0.9, "batch_size": 256,
+                 "epochs": 8000, "seed": 0, "device": "cpu", "save_weights": False},
+    "recording": {"schedule": "log", "n_records": 130, "every": 1, "modes": ["stream", "probe"],
+                  "thresholds": {}, "max_units": 0, "keep_float": False},
+    "analysis": {"alignments": [1, 0], "estimators": ["binning", "kde"], "n_bins": 30, "noise_variance": 0.1,
+                 "n_surrogates": 10, "max_pairs": 1_000_000, "seed": 0},
+}
+
+
+class ConfigError(ValueError):
+    """A config file is missing, unreadable, or holds an unknown or invalid entry."""
+
+
+def shipped_config_names() -> list[str]:
+    folder = resources.files("infoplane") / "configs"
+    return sorted(entry.name[: -len(".toml")] for entry in folder.iterdir() if entry.name.endswith(".toml"))
+
+
+def _resolve_path(name_or_path: str) -> Path:
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml" or candidate.exists() or "/" in name_or_path:
+        if not candidate.is_file():
+            raise ConfigError(f"config file {name_or_path} not found; give an existing .toml file or one of the "
+                              f"shipped names: {', '.join(shipped_config_names())}")
+        return candidate
+    if name_or_path not in shipped_config_names():
+        raise ConfigError(f"unknown config {name_or_path!r}; shipped configs: {', '.join(shipped_config_names())} "
+                          "(or give the path of a .toml file)")
+    return Path(str(resources.files("infoplane") / "configs" / f"{name_or_path}.toml"))
+
+
+def merge_config(overrides: dict, source: str = "config") -> dict:
+    """Return :data:`DEFAULTS` updated with ``overrides``, rejecting unknown tables and keys."""
+    config = copy.deepcopy(DEFAULTS)
+    for table, values in overrides.items():
+        if table not in DEFAULTS:
+            raise ConfigError(f"{source}: unknown table [{table}]; valid tables: {', '.join(DEFAULTS)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: [{table}] must be a table of keys, got {values!r}")
+        for key, value in values.items():
+            if key not in DEFAULTS[table]:
+                raise ConfigError(f"{source}: unknown key {key!r} in [{table}]; valid keys: "
+                                  f"{', '.join(DEFAULTS[table])}")
+            config[table][key] = value
+    return config
+
+
+def load_config(name_or_path: str) -> dict:
+    """Read a shipped config by name, or a TOML file by path, and fill in the defaults."""
+    path = _resolve_path(name_or_path)
+    try:
+        with open(path, "rb") as handle:
+            overrides = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config {path} is not valid TOML: {error}") from error
+    config = merge_config(overrides, source=str(path))
+    config["name"] = path.stem
+    return config
