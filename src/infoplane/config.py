@@ -15,7 +15,7 @@ DEFAULTS: dict[str, dict] = {
     "data": {"name": "szt", "train_fraction": 0.8, "seed": 0, "probe_size": 4096, "path": ""},
     "model": {"kind": "mlp", "widths": [10, 7, 5, 4, 3], "activation": "tanh"},
     "training": {"optimizer": "adam", "learning_rate": 4e-4, "momentum": 0.9, "batch_size": 256,
-                 "epochs": 8000, "seed": 0, "device": "cpu", "save_weights": False},
+                 "epochs": 8000, "seed": 0, "device": "cpu", "save_weights": False, "threads": 0},
     "recording": {"schedule": "log", "n_records": 130, "every": 1, "modes": ["stream", "probe"],
                   "thresholds": {}, "max_units": 0, "keep_float": False},
     "analysis": {"alignments": [1, 0], "estimators": ["binning", "kde"], "n_bins": 30, "noise_variance": 0.1,
