@@ -456,7 +456,8 @@ def load_dataset(name: str, train_fraction: float | None = None, seed: int = 0, 
         raise ValueError(f"unknown data set {name!r}; valid names: {', '.join(LOADERS)}")
     loader = LOADERS[name]
 
-    valid_options = [option for option in inspect.signature(loader).parameters if option not in ("train_fraction", "seed")]
+    split_parameters = ("train_fraction", "seed")
+    valid_options = [option for option in inspect.signature(loader).parameters if option not in split_parameters]
     unknown = sorted(set(options) - set(valid_options))
     if unknown:
         raise ValueError(
