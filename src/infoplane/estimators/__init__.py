@@ -4,3 +4,21 @@ Nothing here knows about models or runs. Every function takes NumPy arrays (or
 anything ``numpy.asarray`` accepts), validates them once at the boundary and
 returns bits unless its ``base`` argument says otherwise.
 """
+
+from infoplane.estimators.discrete import (
+    conditional_mutual_information,
+    entropy,
+    local_transfer_entropy,
+    mutual_information,
+    transfer_entropy,
+)
+from infoplane.estimators.pairwise import transfer_entropy_matrix
+
+__all__ = [
+    "conditional_mutual_information",
+    "entropy",
+    "local_transfer_entropy",
+    "mutual_information",
+    "transfer_entropy",
+    "transfer_entropy_matrix",
+]
