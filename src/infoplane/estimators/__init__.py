@@ -6,5 +6,21 @@ returns bits unless its ``base`` argument says otherwise.
 """
 
 from .binning import binned_information
+from .discrete import (
+    conditional_mutual_information,
+    entropy,
+    local_transfer_entropy,
+    mutual_information,
+    transfer_entropy,
+)
+from .pairwise import transfer_entropy_matrix
 
-__all__ = ["binned_information"]
+__all__ = [
+    "binned_information",
+    "conditional_mutual_information",
+    "entropy",
+    "local_transfer_entropy",
+    "mutual_information",
+    "transfer_entropy",
+    "transfer_entropy_matrix",
+]

@@ -48,3 +48,35 @@ def check_finite_array(values, name: str, ndim: tuple[int, ...] = (1, 2)) -> np.
             "remove or replace them before estimating"
         )
     return array
+
+
+def check_symbol_array(values, name: str, ndim: tuple[int, ...] = (1, 2)) -> np.ndarray:
+    """Return ``values`` as an int64 array of discrete symbols (non-negative integers).
+
+    Integer and boolean arrays pass unchanged. A float array passes only when every value is already a
+    non-negative whole number (``1.0``), so no information is lost; any other value raises instead of
+    being cast. Torch tensors are moved to the CPU first.
+    """
+    if hasattr(values, "detach") and hasattr(values, "cpu"):
+        values = values.detach().cpu().numpy()
+    array = check_finite_array(values, name, ndim) if not _is_integer_dtype(values) else np.asarray(values)
+    if array.ndim not in ndim:
+        raise ValueError(f"{name} must have {' or '.join(map(str, ndim))} dimensions, got shape {array.shape}")
+    if array.size == 0:
+        raise ValueError(f"{name} is empty (shape {array.shape}); pass at least one sample")
+
+    whole = array == np.floor(array) if np.issubdtype(array.dtype, np.floating) else np.ones(array.shape, bool)
+    invalid = ~whole | (array < 0)
+    if invalid.any():
+        first = tuple(int(i) for i in np.argwhere(invalid)[0])
+        raise ValueError(
+            f"{name} must contain non-negative integers (discrete symbols), but {int(invalid.sum())} values are "
+            f"not, the first {array[first]!r} at index {first}; binarize or discretize continuous data first "
+            "(for example `(activations > 0).astype(int)`)"
+        )
+    return array.astype(np.int64, copy=False)
+
+
+def _is_integer_dtype(values) -> bool:
+    dtype = np.asarray(values).dtype
+    return np.issubdtype(dtype, np.integer) or dtype == bool
