@@ -2,6 +2,10 @@
 
 A config names only what differs from :data:`DEFAULTS`; :func:`load_config` fills in the rest
 and rejects unknown tables and keys, naming the valid ones.
+
+``[data] train_fraction = 0`` (the default) keeps each loader's own split: 80/20 for the
+shipped sets, the files' train and test parts for data read from ``path``. An empty
+``[model] channels`` list keeps the CNN's default channels.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ from importlib import resources
 from pathlib import Path
 
 DEFAULTS: dict[str, dict] = {
-    "data": {"name": "szt", "train_fraction": 0.8, "seed": 0, "probe_size": 4096, "path": ""},
-    "model": {"kind": "mlp", "widths": [10, 7, 5, 4, 3], "activation": "tanh"},
+    "data": {"name": "szt", "train_fraction": 0.0, "seed": 0, "probe_size": 4096, "path": ""},
+    "model": {"kind": "mlp", "widths": [10, 7, 5, 4, 3], "activation": "tanh", "channels": []},
     "training": {"optimizer": "adam", "learning_rate": 4e-4, "momentum": 0.9, "batch_size": 256,
                  "epochs": 8000, "seed": 0, "device": "cpu", "save_weights": False, "threads": 0},
     "recording": {"schedule": "log", "n_records": 130, "every": 1, "modes": ["stream", "probe"],

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import math
-
 import numpy as np
 import torch
 
 from .datasets import Dataset, load_dataset
-from .models import MLP
+from .models import build_model
 from .recording import ActivationRecorder, binarize, INPUT_THRESHOLD
 from .runs import RunFormatError, RunStore
 from .training import Trainer, TrainingFailed, TrainingInterrupted, every_schedule, log_schedule
@@ -20,7 +18,8 @@ logger = logging.getLogger(__name__)
 def build_dataset(config: dict) -> Dataset:
     data = config["data"]
     options = {"path": data["path"]} if data.get("path") else {}
-    return load_dataset(data["name"], train_fraction=data["train_fraction"], seed=data["seed"], **options)
+    train_fraction = data["train_fraction"] or None
+    return load_dataset(data["name"], train_fraction=train_fraction, seed=data["seed"], **options)
 
 
 def build_probe(dataset: Dataset, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -33,12 +32,11 @@ def build_probe(dataset: Dataset, size: int, seed: int) -> tuple[np.ndarray, np.
     return x[order].astype(np.float32), y[order]
 
 
-def build_model(config: dict, dataset: Dataset) -> torch.nn.Module:
+def build_config_model(config: dict, dataset: Dataset) -> torch.nn.Module:
+    """Build the ``[model]`` of ``config`` for ``dataset``'s input shape and classes."""
     model = config["model"]
-    if model["kind"] != "mlp":
-        raise ValueError(f"unknown model kind {model['kind']!r}; valid: mlp")
-    widths = [int(math.prod(dataset.input_shape)), *model["widths"], dataset.n_classes]
-    return MLP(widths, model["activation"])
+    return build_model(model["kind"], dataset.input_shape, dataset.n_classes, widths=model["widths"],
+                       activation=model["activation"] or None, channels=model["channels"] or None)
 
 
 def build_schedule(config: dict) -> list[int]:
@@ -76,7 +74,7 @@ def prepare(config: dict, store: RunStore, write_probe: bool) -> tuple[Trainer, 
     training, recording = config["training"], config["recording"]
     dataset = build_dataset(config)
     torch.manual_seed(training["seed"])
-    model = build_model(config, dataset)
+    model = build_config_model(config, dataset)
     set_threads(int(training["threads"]), model)
     recorder = ActivationRecorder(model, modes=tuple(recording["modes"]), thresholds=dict(recording["thresholds"]),
                                   keep_float=recording["keep_float"], max_units=recording["max_units"] or None,
@@ -125,4 +123,4 @@ def train_run(config: dict, out, resume: bool = False, progress=None) -> RunStor
     return store
 
 
-__all__ = ["RunFormatError", "build_dataset", "build_model", "build_probe", "build_schedule", "prepare", "train_run"]
+__all__ = ["RunFormatError", "build_config_model", "build_dataset", "build_probe", "build_schedule", "prepare", "train_run"]
