@@ -6,5 +6,6 @@ returns bits unless its ``base`` argument says otherwise.
 """
 
 from .binning import binned_information
+from .kde import kde_information
 
-__all__ = ["binned_information"]
+__all__ = ["binned_information", "kde_information"]
