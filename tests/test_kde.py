@@ -129,7 +129,7 @@ def test_unknown_bound_lists_valid_ones():
 
 @pytest.mark.parametrize(
     ("noise_variance", "error", "message"),
-    [(0.0, ValueError, "noise_variance must be finite and > 0"), (np.nan, ValueError, "got nan"), ("0.1", TypeError, "real")],
+    [(0.0, ValueError, "noise_variance must be finite and > 0"), (np.nan, ValueError, "got nan"), ("0.1", TypeError, "positive real")],
 )
 def test_invalid_noise_variance_rejected(noise_variance, error, message):
     with pytest.raises(error, match=message):

@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from ._validation import check_finite_array
+from ._validation import check_finite_array, check_positive_real
 from .binning import _check_symbols
 
 logger = logging.getLogger(__name__)
@@ -64,15 +64,6 @@ def _entropy_above_noise(points: np.ndarray, divisor: float) -> float:
     # Centering leaves the distances unchanged and keeps the norms small, which limits cancellation.
     centered = points - points.mean(axis=0)
     return float(-np.mean(_log_mean_kernel(centered, divisor)))
-
-
-def _check_noise_variance(noise_variance) -> float:
-    if isinstance(noise_variance, bool) or not isinstance(noise_variance, numbers.Real):
-        raise TypeError(f"noise_variance must be a positive real number, got {noise_variance!r}")
-    noise_variance = float(noise_variance)
-    if not np.isfinite(noise_variance) or noise_variance <= 0.0:
-        raise ValueError(f"noise_variance must be finite and > 0 (Saxe et al. used 0.1), got {noise_variance}")
-    return noise_variance
 
 
 def _check_bound(bound) -> float:
@@ -150,7 +141,7 @@ def kde_information(activations, labels, noise_variance: float = 0.1, bound: str
     n_samples = activations.shape[0]
     activations = activations.reshape(n_samples, -1)
     label_ids = _check_symbols(labels, "labels", n_samples)
-    divisor = _check_bound(bound) * _check_noise_variance(noise_variance)
+    divisor = _check_bound(bound) * check_positive_real(noise_variance, "noise_variance")
 
     entropy_all = _entropy_above_noise(activations, divisor)
     class_ids, class_counts = np.unique(label_ids, return_counts=True)
