@@ -33,16 +33,20 @@ def _log_mean_kernel(points: np.ndarray, divisor: float) -> np.ndarray:
     """Return log mean_j exp(-||h_i - h_j||^2 / divisor) for every row i of ``points``, shape ``(n_samples,)``.
 
     The squared distances come from matrix products, a block of rows at a time,
-    so memory stays at ``CHUNK_BYTES`` beyond the input whatever ``n_samples`` is.
+    so they take at most ``CHUNK_BYTES`` (or one row, if that is larger) whatever
+    ``n_samples`` is.
     """
     n_samples = points.shape[0]
     squared_norms = np.einsum("ij,ij->i", points, points)
-    chunk = max(1, CHUNK_BYTES // (8 * n_samples))
+    chunk = min(n_samples, max(1, CHUNK_BYTES // (8 * n_samples)))
+    buffer = np.empty((chunk, n_samples))
     result = np.empty(n_samples)
 
     for start in range(0, n_samples, chunk):
         stop = min(start + chunk, n_samples)
-        distances = points[start:stop] @ points.T
+        # One buffer is reused so that no second block is allocated while the last one is still referenced.
+        distances = buffer[: stop - start]
+        np.matmul(points[start:stop], points.T, out=distances)
         distances *= -2.0
         distances += squared_norms[start:stop, None]
         distances += squared_norms[None, :]
@@ -121,7 +125,8 @@ def kde_information(activations, labels, noise_variance: float = 0.1, bound: str
     ``noise_variance``, which sets the scale below which distances count as
     indistinguishable. A constant (dead) unit leaves every distance unchanged.
     The pairwise distances cost O(n_samples^2 n_units) time and, computed in blocks
-    of rows, about ``CHUNK_BYTES`` (32 MiB) of memory beyond the input.
+    of rows, about ``CHUNK_BYTES`` (32 MiB) of memory beyond the input and one
+    centred copy of it.
 
     References
     ----------
