@@ -80,3 +80,13 @@ def check_symbol_array(values, name: str, ndim: tuple[int, ...] = (1, 2)) -> np.
 def _is_integer_dtype(values) -> bool:
     dtype = np.asarray(values).dtype
     return np.issubdtype(dtype, np.integer) or dtype == bool
+
+
+def check_positive_real(value: float, name: str) -> float:
+    """Return ``value`` as a float after checking that it is a finite real number > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive real number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value) or value <= 0.0:
+        raise ValueError(f"{name} must be finite and > 0, got {value}")
+    return value
