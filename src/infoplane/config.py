@@ -22,7 +22,7 @@ DEFAULTS: dict[str, dict] = {
                  "epochs": 8000, "seed": 0, "device": "cpu", "save_weights": False, "threads": 0},
     "recording": {"schedule": "log", "n_records": 130, "every": 1, "modes": ["stream", "probe"],
                   "thresholds": {}, "max_units": 0, "keep_float": False},
-    "analysis": {"alignments": [1, 0], "estimators": ["binning"], "n_bins": 30, "noise_variance": 0.1,
+    "analysis": {"alignments": [1, 0], "estimators": ["binning", "kde"], "n_bins": 30, "noise_variance": 0.1,
                  "n_surrogates": 10, "max_pairs": 1_000_000, "seed": 0},
 }
 
