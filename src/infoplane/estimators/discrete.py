@@ -284,7 +284,9 @@ def transfer_entropy(source, target, k: int = 1, l: int = 1, delay: int = 1, bas
 
     Examples
     --------
-    >>> transfer_entropy([0, 1, 1, 0, 1, 0, 0, 1], [0, 0, 1, 1, 0, 1, 0, 0])
+    The target copies the source one step later, and its own past does not predict it:
+
+    >>> transfer_entropy([0, 0, 1, 1, 0], [1, 0, 0, 1, 1])
     1.0
     """
     source, target, k, l, delay, base = _prepare_pair(source, target, k, l, delay, base)
@@ -315,8 +317,8 @@ def local_transfer_entropy(source, target, k: int = 1, l: int = 1, delay: int = 
 
     Examples
     --------
-    >>> local_transfer_entropy([0, 1, 1, 0, 1], [0, 0, 1, 1, 0])
-    array([1., 1., 1.])
+    >>> local_transfer_entropy([0, 0, 1, 1, 0], [1, 0, 0, 1, 1])
+    array([1., 1., 1., 1.])
     """
     one_dimensional = np.ndim(target) == 1
     source, target, k, l, delay, base = _prepare_pair(source, target, k, l, delay, base)

@@ -258,8 +258,12 @@ def transfer_entropy_matrix(
 
     Examples
     --------
-    >>> x = np.array([[0, 1], [1, 1], [1, 0], [0, 0], [1, 1], [0, 0], [0, 1], [1, 0]])
-    >>> transfer_entropy_matrix(x, np.roll(x, 1, axis=0)).round(3)
+    The target copies source 0 one step later; source 1 is constant:
+
+    >>> sources = np.array([[0, 0], [0, 0], [1, 0], [1, 0], [0, 0]])
+    >>> transfer_entropy_matrix(sources, np.array([[1], [0], [0], [1], [1]]))
+    array([[1.],
+           [0.]])
     """
     sources, targets, k, l, delay, base, block_size = _check_matrix_inputs(
         sources, targets, k, l, delay, base, block_size
