@@ -163,7 +163,7 @@ def test_analytic_floor_matches_surrogate_quantile():
 
 
 def test_analytic_rejects_bad_alpha():
-    with pytest.raises(ValueError, match="alpha must be a significance level strictly between 0 and 1, got 1.5"):
+    with pytest.raises(ValueError, match=r"alpha must be a significance level strictly between 0 and 1 \(such as 0.05\), got 1.5"):
         est.analytic_te_floor(100, 2, alpha=1.5)
     with pytest.raises(ValueError, match="n_observations must be an integer >= 1, got 0"):
         est.analytic_te_p_value(0.1, 0, 2)
