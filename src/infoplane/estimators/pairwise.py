@@ -150,15 +150,17 @@ def _default_block_size(n_obs: int, cells_per_pair: int, input_width: int) -> in
 
 def _binary_plan(sources, targets, t0: int, n_obs: int, delay: int, device, dtype_name: str):
     """Return the per-block input builders and the count kernel for binary series with k = l = 1."""
-    source_steps = _to_backend(sources[t0 + 1 - delay : t0 + 1 - delay + n_obs].astype(np.uint8), device)
-    target_next = _to_backend(targets[t0 + 1 : t0 + 1 + n_obs].astype(np.uint8), device)
-    target_prev = _to_backend(targets[t0 : t0 + n_obs].astype(np.uint8), device)
+    # uint8 keeps host-to-device copies small; the NumPy path casts its slices straight to dtype_name.
+    narrow = (lambda array: array) if device is None else (lambda array: array.astype(np.uint8))
+    source_steps = _to_backend(narrow(sources[t0 + 1 - delay : t0 + 1 - delay + n_obs]), device)
+    target_steps = _to_backend(narrow(targets[t0 : t0 + 1 + n_obs]), device)
 
     def source_block(start, stop):
         return _cast(source_steps[:, start:stop], dtype_name)
 
     def target_block(start, stop):
-        return _cast(target_next[:, start:stop], dtype_name), _cast(target_prev[:, start:stop], dtype_name)
+        target_float = _cast(target_steps[:, start:stop], dtype_name)
+        return target_float[1:], target_float[:-1]
 
     def block_counts(source_input, target_input):
         return _binary_block_counts(source_input, *target_input, n_obs)
@@ -171,7 +173,7 @@ def _symbol_plan(sources, targets, k, l, t0, n_obs, delay, alphabets, device, dt
     source_alphabet, target_alphabet = alphabets
     n_windows, n_next, n_history = source_alphabet**l, target_alphabet, target_alphabet**k
     windows = window_codes(sources.T, t0 + 1 - delay, l, n_obs, source_alphabet).T
-    next_values = targets.T[:, t0 + 1 : t0 + 1 + n_obs]
+    next_values = targets.T[:, t0 + 1 : t0 + 1 + n_obs].astype(np.int64)
     history = window_codes(targets.T, t0, k, n_obs, target_alphabet)
     windows = _to_backend(np.ascontiguousarray(windows), device)
     target_symbols = _to_backend(np.ascontiguousarray((next_values * n_history + history).T), device)
