@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.metadata
 import os
 from pathlib import Path
 import re
@@ -150,12 +151,12 @@ def format_section(arguments, table: str, pyinform_figures: dict, load_before, l
     today = datetime.date.today().isoformat()
     return f"""{SECTION_TITLE}
 
-`transfer_entropy_matrix` on two random binary layers, {arguments.sources} sources x {arguments.targets} targets
-over {arguments.steps} steps (k = l = delay = 1), best of {arguments.repeats} runs, against PyInform
-{pyinform.__version__ if hasattr(pyinform, "__version__") else ""} called per pair (timed on
-{arguments.pyinform_pairs} random pairs and scaled to all {arguments.sources * arguments.targets}) and against
-eight float32 ({arguments.sources} x {arguments.steps}) @ ({arguments.steps} x {arguments.targets}) products on
-the same backend. Targets: at least 100x faster than PyInform and at most 2x the eight products.
+`transfer_entropy_matrix` ran on two random binary layers, {arguments.sources} sources x {arguments.targets}
+targets over {arguments.steps} steps (k = l = delay = 1), best of {arguments.repeats} runs. PyInform
+{importlib.metadata.version("pyinform")} was called per pair on {arguments.pyinform_pairs} random pairs and
+scaled to all {arguments.sources * arguments.targets}. The baseline is eight float32
+({arguments.sources} x {arguments.steps}) @ ({arguments.steps} x {arguments.targets}) products on the same
+backend. Targets: at least 100x faster than PyInform and at most 2x the eight products.
 
 {table}
 
