@@ -165,3 +165,11 @@ def test_rejects_unknown_device():
 def test_rejects_bad_block_size():
     with pytest.raises(ValueError, match="block_size must be an integer >= 1, got 0"):
         est.transfer_entropy_matrix(np.zeros((10, 2), int), np.zeros((10, 2), int), block_size=0)
+
+
+def test_long_history_with_uint8_input():
+    rng = np.random.default_rng(19)
+    sources = rng.integers(0, 2, (600, 3)).astype(np.uint8)
+    targets = rng.integers(0, 2, (600, 2)).astype(np.uint8)
+    matrix = est.transfer_entropy_matrix(sources, targets, k=8)
+    np.testing.assert_allclose(matrix, pairwise_reference(sources, targets, k=8), rtol=0, atol=AGREEMENT_BITS)

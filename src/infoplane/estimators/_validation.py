@@ -51,9 +51,9 @@ def check_finite_array(values, name: str, ndim: tuple[int, ...] = (1, 2)) -> np.
 
 
 def check_symbol_array(values, name: str, ndim: tuple[int, ...] = (1, 2)) -> np.ndarray:
-    """Return ``values`` as an int64 array of discrete symbols (non-negative integers).
+    """Return ``values`` as an integer array of discrete symbols (non-negative integers).
 
-    Integer and boolean arrays pass unchanged. A float array passes only when every value is already a
+    Integer arrays keep their dtype (no copy), booleans become uint8, and other input becomes int64. A float array passes only when every value is already a
     non-negative whole number (``1.0``), so no information is lost; any other value raises instead of
     being cast. Torch tensors are moved to the CPU first.
     """
@@ -74,7 +74,9 @@ def check_symbol_array(values, name: str, ndim: tuple[int, ...] = (1, 2)) -> np.
             f"not, the first {array[first]!r} at index {first}; binarize or discretize continuous data first "
             "(for example `(activations > 0).astype(int)`)"
         )
-    return array.astype(np.int64, copy=False)
+    if array.dtype == bool:
+        return array.astype(np.uint8)
+    return array if np.issubdtype(array.dtype, np.integer) else array.astype(np.int64)
 
 
 def _is_integer_dtype(values) -> bool:

@@ -34,7 +34,7 @@ BLOCK_ELEMENT_BUDGET = 2**24
 
 
 def _binary_block_counts(source_block, target_next, target_prev, n_obs: int):
-    """Return float64 counts of shape (bs, bt, 2, 2, 2) over (next, previous, source) for binary k = l = 1.
+    """Return float64 counts of shape (2, 2, 2, bs, bt) over (next, previous, source) for binary k = l = 1.
 
     ``source_block`` is (n_obs, bs) and ``target_next``, ``target_prev`` are (n_obs, bt), all 0/1 floats
     aligned so that row t holds x_{t+1-delay}, y_{t+1} and y_t.
@@ -54,12 +54,11 @@ def _binary_block_counts(source_block, target_next, target_prev, n_obs: int):
     cells = []
     for pair_count, source_count in zip(next_prev, with_source):
         cells += [pair_count - source_count, source_count]
-    block_sources = source_block.shape[1]
-    return _stack_last(cells).reshape(block_sources, block_targets, 2, 2, 2)
+    return _stack_first(cells).reshape(2, 2, 2, source_block.shape[1], block_targets)
 
 
 def _symbol_block_counts(source_onehot, target_onehot, n_windows: int, n_next: int, n_history: int):
-    """Return float64 counts of shape (bs, bt, n_next, n_history, n_windows) from one-hot encodings.
+    """Return float64 counts of shape (n_next, n_history, n_windows, bs, bt) from one-hot encodings.
 
     ``source_onehot`` is (n_obs, bs * n_windows) and ``target_onehot`` is (n_obs, bt * n_next * n_history),
     each series' symbols contiguous with the history varying fastest.
@@ -68,19 +67,21 @@ def _symbol_block_counts(source_onehot, target_onehot, n_windows: int, n_next: i
     block_sources = source_onehot.shape[1] // n_windows
     block_targets = target_onehot.shape[1] // (n_next * n_history)
     counts = counts.reshape(block_sources, n_windows, block_targets, n_next, n_history)
-    return counts.permute(0, 2, 3, 4, 1) if not isinstance(counts, np.ndarray) else counts.transpose(0, 2, 3, 4, 1)
+    if isinstance(counts, np.ndarray):
+        return np.ascontiguousarray(counts.transpose(3, 4, 1, 0, 2))
+    return counts.permute(3, 4, 1, 0, 2).contiguous()
 
 
 def _as_float64(values):
     return values.astype(np.float64) if isinstance(values, np.ndarray) else values.double()
 
 
-def _stack_last(arrays):
+def _stack_first(arrays):
     if isinstance(arrays[0], np.ndarray):
-        return np.stack(arrays, axis=-1)
+        return np.stack(arrays)
     import torch
 
-    return torch.stack(arrays, dim=-1)
+    return torch.stack(arrays)
 
 
 def _concat(blocks):
@@ -149,15 +150,17 @@ def _default_block_size(n_obs: int, cells_per_pair: int, input_width: int) -> in
 
 def _binary_plan(sources, targets, t0: int, n_obs: int, delay: int, device, dtype_name: str):
     """Return the per-block input builders and the count kernel for binary series with k = l = 1."""
-    source_steps = _to_backend(sources[t0 + 1 - delay : t0 + 1 - delay + n_obs].astype(np.uint8), device)
-    target_next = _to_backend(targets[t0 + 1 : t0 + 1 + n_obs].astype(np.uint8), device)
-    target_prev = _to_backend(targets[t0 : t0 + n_obs].astype(np.uint8), device)
+    # uint8 keeps host-to-device copies small; the NumPy path casts its slices straight to dtype_name.
+    narrow = (lambda array: array) if device is None else (lambda array: array.astype(np.uint8))
+    source_steps = _to_backend(narrow(sources[t0 + 1 - delay : t0 + 1 - delay + n_obs]), device)
+    target_steps = _to_backend(narrow(targets[t0 : t0 + 1 + n_obs]), device)
 
     def source_block(start, stop):
         return _cast(source_steps[:, start:stop], dtype_name)
 
     def target_block(start, stop):
-        return _cast(target_next[:, start:stop], dtype_name), _cast(target_prev[:, start:stop], dtype_name)
+        target_float = _cast(target_steps[:, start:stop], dtype_name)
+        return target_float[1:], target_float[:-1]
 
     def block_counts(source_input, target_input):
         return _binary_block_counts(source_input, *target_input, n_obs)
@@ -170,7 +173,7 @@ def _symbol_plan(sources, targets, k, l, t0, n_obs, delay, alphabets, device, dt
     source_alphabet, target_alphabet = alphabets
     n_windows, n_next, n_history = source_alphabet**l, target_alphabet, target_alphabet**k
     windows = window_codes(sources.T, t0 + 1 - delay, l, n_obs, source_alphabet).T
-    next_values = targets.T[:, t0 + 1 : t0 + 1 + n_obs]
+    next_values = targets.T[:, t0 + 1 : t0 + 1 + n_obs].astype(np.int64)
     history = window_codes(targets.T, t0, k, n_obs, target_alphabet)
     windows = _to_backend(np.ascontiguousarray(windows), device)
     target_symbols = _to_backend(np.ascontiguousarray((next_values * n_history + history).T), device)
@@ -258,8 +261,12 @@ def transfer_entropy_matrix(
 
     Examples
     --------
-    >>> x = np.array([[0, 1], [1, 1], [1, 0], [0, 0], [1, 1], [0, 0], [0, 1], [1, 0]])
-    >>> transfer_entropy_matrix(x, np.roll(x, 1, axis=0)).round(3)
+    The target copies source 0 one step later; source 1 is constant:
+
+    >>> sources = np.array([[0, 0], [0, 0], [1, 0], [1, 0], [0, 0]])
+    >>> transfer_entropy_matrix(sources, np.array([[1], [0], [0], [1], [1]]))
+    array([[1.],
+           [0.]])
     """
     sources, targets, k, l, delay, base, block_size = _check_matrix_inputs(
         sources, targets, k, l, delay, base, block_size
