@@ -131,3 +131,16 @@ def test_keep_float_stream():
     stream = recorder.compute()
     assert stream.floats["act1"].dtype == np.float16
     np.testing.assert_array_equal(stream.bits["act1"], (stream.floats["act1"] > 0).astype(np.uint8))
+
+
+def test_image_input_keeps_every_pixel():
+    torch.manual_seed(0)
+    model = MLP([16, 3, 2])
+    recorder = ActivationRecorder(model)
+    images = torch.rand(6, 1, 4, 4)
+    model(images)
+    recorder.update(torch.zeros(6))
+    stream = recorder.compute()
+    assert recorder.thresholds["x"] == 0.5
+    expected = (images.reshape(6, 16) > 0.5).numpy().astype(np.uint8)
+    np.testing.assert_array_equal(stream.bits["x"], expected)

@@ -54,10 +54,10 @@ def binarize(activations: np.ndarray, threshold: float | str) -> np.ndarray:
     return (activations > threshold).astype(np.uint8)
 
 
-def _flatten_units(tensor: torch.Tensor) -> torch.Tensor:
-    """Reduce an activation to (batch, units); convolutional maps become channel means."""
+def _flatten_units(tensor: torch.Tensor, channel_means: bool = True) -> torch.Tensor:
+    """Reduce an activation to (batch, units); convolutional maps become channel means if ``channel_means``."""
     tensor = tensor.detach()
-    if tensor.ndim == 4:
+    if tensor.ndim == 4 and channel_means:
         return tensor.float().mean(dim=(2, 3))
     return tensor.float().reshape(tensor.shape[0], -1)
 
@@ -200,7 +200,9 @@ class ActivationRecorder:
     def _store(self, name: str, tensor: torch.Tensor) -> None:
         if self._capture is None:
             return
-        values = _flatten_units(tensor)
+        # The input keeps every pixel: X is binarized per input unit, never per channel.
+        is_map = tensor.ndim == 4 and name != INPUT_LAYER
+        values = _flatten_units(tensor, channel_means=is_map)
         bad = ~torch.isfinite(values)
         if bad.any():
             raise NonFiniteActivationError(
@@ -208,14 +210,14 @@ class ActivationRecorder:
                 "lower the learning rate or check the inputs"
             )
         values = values.cpu().numpy()
-        values = values[:, self._select_units(name, values.shape[1], tensor.ndim)]
+        values = values[:, self._select_units(name, values.shape[1], is_map)]
         self._capture.setdefault(name, []).append(values)
         if name == INPUT_LAYER:
             self._last_batch_size = values.shape[0]
 
-    def _select_units(self, name: str, n_units: int, raw_ndim: int):
+    def _select_units(self, name: str, n_units: int, is_map: bool):
         if name not in self.unit_indices:
-            self._set_default_threshold(name, n_units, raw_ndim)
+            self._set_default_threshold(name, n_units, is_map)
             chosen = None
             if self.max_units is not None and n_units > self.max_units and name != OUTPUT_LAYER:
                 generator = np.random.default_rng([self.seed, self.layers.index(name)])
@@ -224,12 +226,12 @@ class ActivationRecorder:
         chosen = self.unit_indices[name]
         return slice(None) if chosen is None else chosen
 
-    def _set_default_threshold(self, name: str, n_units: int, raw_ndim: int) -> None:
+    def _set_default_threshold(self, name: str, n_units: int, is_map: bool) -> None:
         if name in self._explicit_thresholds:
             return
         if name == OUTPUT_LAYER:
             self.thresholds[name] = 1.0 / n_units
-        elif raw_ndim == 4:
+        elif is_map:
             self.thresholds[name] = MEDIAN
 
     # life cycle
