@@ -78,8 +78,8 @@ def _flatten_units(tensor: torch.Tensor, channel_means: bool = True) -> torch.Te
 
 
 def _check_finite(name: str, values: torch.Tensor) -> None:
-    """Raise NonFiniteActivationError if ``values`` holds NaN or infinity."""
-    # One reduction per batch. A sum of finite values that overflows only triggers the exact count.
+    """Raise NonFiniteActivationError if ``values`` contains NaN or infinity."""
+    # One reduction per batch. If a sum of finite values overflows, the exact count finds no bad value.
     if math.isfinite(float(values.sum())):
         return
     n_bad = int((~torch.isfinite(values)).sum())
@@ -107,7 +107,7 @@ class _RowBuffer:
     def append(self, values: np.ndarray, threshold: float | None) -> None:
         """Append ``(batch, n_units)`` float32 values, binarized at ``threshold`` unless it is None.
 
-        The first append after :meth:`clear` fixes whether this series holds bits or floats.
+        The first append after :meth:`clear` fixes whether this series stores bits or floats.
         """
         n_rows, n_units = values.shape
         dtype = np.float32 if threshold is None else np.bool_
@@ -281,8 +281,8 @@ class ActivationRecorder:
             values = values[:, chosen.to(values.device)]
 
         # A fixed threshold binarizes each batch at once, so the stream keeps one byte per
-        # value instead of four; "median" needs the whole epoch and keeps the floats. NumPy
-        # compares a CPU batch several times faster than torch does.
+        # value instead of four. A "median" threshold needs the whole epoch, so it keeps the
+        # floats. NumPy compares a CPU batch several times faster than torch does.
         threshold = self.thresholds[name]
         keep_values = self._probing or self.keep_float or isinstance(threshold, str)
         values = values.cpu().numpy()
