@@ -131,3 +131,49 @@ def test_keep_float_stream():
     stream = recorder.compute()
     assert stream.floats["act1"].dtype == np.float16
     np.testing.assert_array_equal(stream.bits["act1"], (stream.floats["act1"] > 0).astype(np.uint8))
+
+
+def test_image_input_keeps_every_pixel():
+    torch.manual_seed(0)
+    model = MLP([16, 3, 2])
+    recorder = ActivationRecorder(model)
+    images = torch.rand(6, 1, 4, 4)
+    model(images)
+    recorder.update(torch.zeros(6))
+    stream = recorder.compute()
+    assert recorder.thresholds["x"] == 0.5
+    expected = (images.reshape(6, 16) > 0.5).numpy().astype(np.uint8)
+    np.testing.assert_array_equal(stream.bits["x"], expected)
+
+
+def test_to_float16_matches_numpy_rounding():
+    from infoplane.recording import to_float16
+
+    rng = np.random.default_rng(0)
+    scales = 10.0 ** rng.integers(-9, 6, size=20_000)
+    special = [np.inf, -np.inf, np.nan, 65519.0, 65520.0, 1e-8, 6e-8, -0.0]
+    values = np.concatenate([rng.standard_normal(20_000) * scales, special]).astype(np.float32).reshape(-1, 4)
+    with np.errstate(over="ignore"):
+        expected = values.astype(np.float16)
+    converted = to_float16(values)
+    assert converted.dtype == np.float16
+    assert converted.shape == values.shape
+    np.testing.assert_array_equal(converted.view(np.uint16), expected.view(np.uint16))
+
+
+def test_stream_binarized_in_hooks_matches_float_path():
+    model = make_model("relu")
+    x = torch.randn(40, 4)
+    labels = torch.arange(40) % 2
+    streams = {}
+    for keep_float in (False, True):
+        recorder = ActivationRecorder(model, keep_float=keep_float)
+        for batch in x.split(7):
+            model(batch)
+            recorder.update(labels[:len(batch)])
+        streams[keep_float] = recorder.compute()
+        recorder.close()
+    for layer in ("x", "act1", "act2", "output"):
+        assert streams[False].bits[layer].dtype == np.uint8
+        np.testing.assert_array_equal(streams[False].bits[layer], streams[True].bits[layer])
+    assert streams[False].floats == {}

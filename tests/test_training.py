@@ -101,3 +101,92 @@ def test_training_reaches_reasonable_accuracy(tmp_path, tiny_config):
     assert metrics["train_loss"].iloc[-1] < metrics["train_loss"].iloc[0]
     assert metrics["test_accuracy"].iloc[-1] > 0.7
     assert torch.get_num_threads() >= 1
+
+
+def stream_bits(arrays, layer):
+    from infoplane.runs import unpack_bits
+
+    return unpack_bits(arrays[f"stream_bits/{layer}"], int(arrays[f"n_units/{layer}"]))
+
+
+def test_unit_cap_and_float_stream_through_trainer(tmp_path, tiny_config):
+    tiny_config["training"]["epochs"] = 3
+    full = train_run(tiny_config, tmp_path / "full")
+    tiny_config["recording"]["max_units"] = 4
+    tiny_config["recording"]["keep_float"] = True
+    capped = train_run(tiny_config, tmp_path / "capped")
+
+    first_units = capped.read_epoch(1)
+    for epoch in (1, 2, 3):
+        reference, arrays = full.read_epoch(epoch), capped.read_epoch(epoch)
+        # The cap changes only what is stored, so the kept units equal those columns of the full run.
+        for layer, width in (("x", 12), ("act1", 10), ("act2", 7), ("act3", 5)):
+            units = arrays[f"units/{layer}"]
+            assert len(units) == 4
+            assert np.all(np.diff(units) > 0)
+            assert units.max() < width
+            np.testing.assert_array_equal(units, first_units[f"units/{layer}"])
+            np.testing.assert_array_equal(stream_bits(arrays, layer), stream_bits(reference, layer)[:, units])
+            if layer != "x":
+                assert arrays[f"probe_float/{layer}"].shape[1] == 4
+        for layer in ("act4", "act5", "output"):
+            assert f"units/{layer}" not in arrays
+            np.testing.assert_array_equal(stream_bits(arrays, layer), stream_bits(reference, layer))
+        assert "stream_float/x" not in reference
+
+        for layer, threshold in (("x", 0.5), ("act1", 0.0), ("act5", 0.0), ("output", 0.5)):
+            floats = arrays[f"stream_float/{layer}"]
+            assert floats.dtype == np.float16
+            assert floats.shape == stream_bits(arrays, layer).shape
+            clear = np.abs(floats.astype(np.float32) - threshold) > 1e-3
+            np.testing.assert_array_equal((floats > threshold)[clear], stream_bits(arrays, layer)[clear] == 1)
+
+
+def test_saved_weights_reproduce_probe_activations(tmp_path, tiny_config):
+    from infoplane.datasets import load_szt
+    from infoplane.pipeline import build_config_model
+
+    tiny_config["training"]["epochs"] = 3
+    tiny_config["training"]["save_weights"] = True
+    store = train_run(tiny_config, tmp_path / "run")
+    model = build_config_model(tiny_config, load_szt())
+    probe_x = torch.as_tensor(store.read_probe()["x"])
+
+    weights = {}
+    for epoch in (1, 2, 3):
+        arrays = store.read_epoch(epoch)
+        weights[epoch] = {key.removeprefix("weights/"): arrays[key] for key in arrays if key.startswith("weights/")}
+        assert set(weights[epoch]) == set(model.state_dict())
+        model.load_state_dict({name: torch.as_tensor(value) for name, value in weights[epoch].items()})
+        with torch.no_grad():
+            hidden = model.act2(model.fc2(model.act1(model.fc1(probe_x))))
+        np.testing.assert_allclose(arrays["probe_float/act2"].astype(np.float32), hidden.numpy(), atol=1e-3)
+    assert not np.array_equal(weights[1]["fc1.weight"], weights[3]["fc1.weight"])
+
+    checkpoint = store.read_checkpoint()
+    for name, value in checkpoint["model"].items():
+        np.testing.assert_array_equal(weights[3][name], value.numpy())
+
+
+def test_weights_absent_by_default(tmp_path, tiny_config):
+    tiny_config["training"]["epochs"] = 1
+    store = train_run(tiny_config, tmp_path / "run")
+    assert not [key for key in store.read_epoch(1) if key.startswith("weights/")]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_trainer_matches_cpu(tmp_path, tiny_config):
+    tiny_config["training"]["epochs"] = 3
+    on_cpu = train_run(tiny_config, tmp_path / "cpu")
+    tiny_config["training"]["device"] = "cuda"
+    on_cuda = train_run(tiny_config, tmp_path / "cuda")
+
+    assert on_cuda.info["status"] == "finished"
+    columns = ["train_loss", "train_accuracy", "test_loss", "test_accuracy"]
+    np.testing.assert_allclose(on_cuda.read_metrics()[columns], on_cpu.read_metrics()[columns], atol=1e-3)
+    for epoch in (1, 2, 3):
+        cpu_arrays, cuda_arrays = on_cpu.read_epoch(epoch), on_cuda.read_epoch(epoch)
+        np.testing.assert_array_equal(cuda_arrays["order"], cpu_arrays["order"])
+        for layer in ("x", "act1", "act5", "output"):
+            agreement = np.mean(stream_bits(cuda_arrays, layer) == stream_bits(cpu_arrays, layer))
+            assert agreement > 0.99, (epoch, layer, agreement)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .recording import INPUT_LAYER, ActivationRecorder, NonFiniteActivationError
+from .recording import INPUT_LAYER, ActivationRecorder, NonFiniteActivationError, to_float16
 from .runs import RunStore, pack_bits
 
 logger = logging.getLogger(__name__)
@@ -250,7 +250,7 @@ class Trainer:
             probe = self.recorder.probe(*self.probe)
             for name in probe.layers:
                 if name != INPUT_LAYER:
-                    arrays[f"probe_float/{name}"] = probe.floats[name].astype(np.float16)
+                    arrays[f"probe_float/{name}"] = to_float16(probe.floats[name])
                     arrays[f"probe_bits/{name}"] = pack_bits(probe.bits[name])
         if self.save_weights:
             for name, tensor in self.model.state_dict().items():
