@@ -82,8 +82,17 @@ def _image_tag(path: Path) -> str:
             f"<figcaption>{_escape(path.name)}</figcaption></figure>")
 
 
+FIGURE_ORDER = ("te_plane_", "mi_plane_", "te_over_epochs_", "te_against_metrics_", "te_heatmap_", "compare_")
+
+
+def _figure_rank(path: Path) -> tuple:
+    """Sort planes first, then curves and heat maps, then everything else; a GIF right after its PNG."""
+    rank = next((index for index, prefix in enumerate(FIGURE_ORDER) if path.stem.startswith(prefix)), len(FIGURE_ORDER))
+    return rank, path.stem, path.suffix != ".png"
+
+
 def _figures_html(folder: Path) -> str:
-    paths = sorted(path for path in folder.glob("*") if path.suffix in IMAGE_TYPES)
+    paths = sorted((path for path in folder.glob("*") if path.suffix in IMAGE_TYPES), key=_figure_rank)
     if not paths:
         return "<p>No figures in this folder.</p>"
     return "\n".join(_image_tag(path) for path in paths)
@@ -115,10 +124,10 @@ def metrics_excerpt(metrics: pd.DataFrame, n_rows: int = METRIC_ROWS) -> pd.Data
 
 
 def flatten_summary(summary, prefix: str = "") -> list[tuple[str, object]]:
-    """Return (dotted key, value) pairs of a nested summary.json object, lists indexed by position."""
+    """Return (dotted key, value) pairs of a nested JSON object; a list of scalars stays one value."""
     if isinstance(summary, dict):
         items = summary.items()
-    elif isinstance(summary, list):
+    elif isinstance(summary, list) and any(isinstance(item, (dict, list)) for item in summary):
         items = ((str(index), value) for index, value in enumerate(summary))
     else:
         return [(prefix, summary)]
@@ -157,11 +166,11 @@ def _interactive_plane_html(run: RunTables) -> str:
 
 
 def _run_section(run: RunTables) -> str:
-    config = json.dumps(run.config, indent=2, sort_keys=True, default=str)
+    config = pd.DataFrame(flatten_summary(run.config), columns=["setting", "value"])
     return "\n".join([
         f"<h2>Run {_escape(run.label)}</h2>",
         f"<p>Folder: <code>{_escape(run.path)}</code></p>",
-        "<h3>Config</h3>", f"<pre>{_escape(config)}</pre>",
+        "<h3>Config</h3>", table_html(config, key_columns=1),
         f"<h3>Metrics</h3><p>{len(run.metrics)} epochs; rows at log-spaced epochs.</p>",
         table_html(metrics_excerpt(run.metrics)),
         "<h3>Statistics (summary.json)</h3>", _summary_html(run.path),
