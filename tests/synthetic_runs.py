@@ -53,8 +53,12 @@ def synthetic_metrics(seed: int) -> pd.DataFrame:
 
 
 def make_run(path: Path, seed: int = 0, activation: str = "tanh", name: str = "szt-tanh",
-             surrogates: bool = True, summary: dict | None = None) -> Path:
-    """Write an analysed run folder at ``path``: run.json, probe.npz, metrics and measures (and summary.json)."""
+             surrogates: bool = True, summary: dict | None = None, primary_only: bool = False) -> Path:
+    """Write an analysed run folder at ``path``: run.json, probe.npz, metrics and measures (and summary.json).
+
+    ``primary_only`` keeps only the training-stream, delay-1 TE rows and the binned MI rows, so
+    that drawing the run's figures is quick.
+    """
     config = load_config("szt-tanh")
     config["name"] = name
     config["model"]["activation"] = activation
@@ -62,7 +66,11 @@ def make_run(path: Path, seed: int = 0, activation: str = "tanh", name: str = "s
     store = RunStore.create(path, config, seed=seed)
     store.write_probe({"y": np.arange(N_PROBE) % 2})
     store.write_metrics(synthetic_metrics(seed).to_dict("records"))
-    store.write_measures(synthetic_measures(seed, surrogates))
+    measures = synthetic_measures(seed, surrogates)
+    if primary_only:
+        te = (measures.measure == "te") & (measures.alignment == 1) & (measures["mode"] == "stream")
+        measures = measures[te | (measures.estimator == "binning")]
+    store.write_measures(measures)
     if summary is not None:
         store.write_summary(summary)
     store.set_status("finished")
