@@ -70,8 +70,8 @@ def test_compare_writes_table_figures_report(runs, tmp_path):
 def test_user_errors_one_line_exit_2(runs, tmp_path, arguments, message):
     empty = tmp_path / "empty"
     RunStore.create(empty, {"training": {}}, seed=0)
-    replaced = [runs["tanh-1"] if arg == "RUN" else empty if arg == "EMPTY" else arg for arg in arguments]
-    result = run_cli(*replaced)
+    placeholders = {"RUN": runs["tanh-1"], "EMPTY": empty}
+    result = run_cli(*(placeholders.get(argument, argument) for argument in arguments))
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1, result.output

@@ -43,7 +43,8 @@ def plot_te_over_epochs(measures: pd.DataFrame, alignment: int = 1, mode: str = 
     """
     rows = select(measures, measure="te", estimator=estimator, alignment=alignment, mode=mode, aggregate=aggregate)
     planes = [plane for plane in ("xy", "adjacent") if (rows["plane"] == plane).any()]
-    figure, axes_list = plt.subplots(1, len(planes), figsize=(6.0 * len(planes), 4.4), squeeze=False)
+    figure, axes_list = plt.subplots(1, len(planes), figsize=(6.0 * len(planes), 4.4), squeeze=False,
+                                   layout="constrained")
     for axes, plane in zip(axes_list[0], planes):
         plane_rows = rows[rows["plane"] == plane]
         for index, (source, target) in enumerate(layer_pair_order(plane_rows)):
