@@ -30,6 +30,8 @@ def test_run_writes_run_folder(demo_run):
     assert sorted(path.name for path in (demo_run / "epochs").iterdir()) == [f"00000{i}.npz" for i in range(1, 6)]
     for figure in ("te_plane_xy_delay1_stream", "mi_plane_binning", "metrics"):
         assert (demo_run / "figures" / f"{figure}.png").stat().st_size > 10_000
+    assert (demo_run / "figures" / "te_plane_xy_delay1_stream.gif").is_file()
+    assert (demo_run / "report.html").stat().st_size > 100_000
     info = json.loads((demo_run / "run.json").read_text())
     assert info["status"] == "finished"
     assert info["config"]["training"]["epochs"] == 5

@@ -1,4 +1,4 @@
-"""The ``infoplane`` command line: run, analyze, plot and configs."""
+"""The ``infoplane`` command line: run, analyze, plot, report, compare and configs."""
 
 from __future__ import annotations
 
@@ -50,7 +50,8 @@ def _default_out(config_name: str) -> Path:
     return Path("runs") / f"{config_name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def _progress_bar(total: int):
+def _progress_bar():
+    """Return a rich progress display on stderr; it draws nothing when stderr is not a terminal."""
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                     TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                     console=console, transient=False, disable=not console.is_terminal)
@@ -60,24 +61,51 @@ def _train_with_progress(config: dict | None, out: Path, resume: bool) -> RunSto
     from .pipeline import train_run
 
     total = (RunStore.open(out).config if resume else config)["training"]["epochs"]
-    with _progress_bar(total) as bar:
+    with _progress_bar() as bar:
         task = bar.add_task("training", total=total, status="")
 
         def progress(epoch, row):
-            status = f"loss {row['train_loss']:.4f}  test acc {row['test_accuracy']:.3f}"
+            status = (f"epoch {epoch}  loss {row['train_loss']:.4f} nats  train acc {row['train_accuracy']:.3f}  "
+                      f"test acc {row['test_accuracy']:.3f}")
             bar.update(task, completed=epoch, status=status)
 
         return train_run(config, out, resume=resume, progress=progress)
 
 
-def _analyze_and_draw(store: RunStore, settings: dict | None = None):
+def _analyze_with_progress(store: RunStore, settings: dict | None):
     from .analysis import analyze_run
+
+    # NOTE: analyze_run reports no per-epoch progress, so the bar only pulses until it returns.
+    n_epochs = len(store.recorded_epochs())
+    with _progress_bar() as bar:
+        task = bar.add_task("analysis", total=None, status=f"{n_epochs} recorded epochs")
+        measures = analyze_run(store, settings)
+        bar.update(task, total=1, completed=1)
+    return measures
+
+
+def _draw_with_progress(store: RunStore, measures, n_bins: int | None = None, animate: bool = True) -> list[Path]:
     from .plotting import draw_run_figures
 
-    measures = analyze_run(store, settings)
-    n_probe = len(store.read_probe()["y"])
-    draw_run_figures(measures, store.read_metrics(), store.figures, n_probe=n_probe,
-                     n_bins=(settings or {}).get("n_bins", store.config["analysis"]["n_bins"]))
+    probe_path = store.path / "probe.npz"
+    n_probe = len(store.read_probe()["y"]) if probe_path.is_file() else None
+    n_bins = n_bins or store.config["analysis"]["n_bins"]
+    with _progress_bar() as bar:
+        task = bar.add_task("figures", total=None, status="")
+
+        def progress(done, total, name):
+            bar.update(task, completed=done, total=total, status=name)
+
+        return draw_run_figures(measures, store.read_metrics(), store.figures, n_probe=n_probe, n_bins=n_bins,
+                                animate=animate, progress=progress)
+
+
+def _analyze_and_draw(store: RunStore, settings: dict | None = None):
+    from .report import write_report
+
+    measures = _analyze_with_progress(store, settings)
+    _draw_with_progress(store, measures, (settings or {}).get("n_bins"))
+    write_report([store.path])
     return measures
 
 
@@ -106,11 +134,11 @@ def _summary_table(store: RunStore, measures) -> Table:
 @app.command()
 @user_errors
 def run(config: str = typer.Argument("szt-tanh", help="Shipped config name (see `infoplane configs`) or path of a TOML file."),
-        out: Path = typer.Option(None, "--out", help="Run folder to create; default runs/<config>-<time>."),
-        epochs: int = typer.Option(None, "--epochs", help="Override [training] epochs (a positive integer)."),
-        seed: int = typer.Option(None, "--seed", help="Override [training] seed (weights and sample order)."),
+        out: Path = typer.Option(None, "--out", help="Run folder to create. Default: runs/<config>-<YYYYmmdd-HHMMSS>."),
+        epochs: int = typer.Option(None, "--epochs", help="Number of training epochs, overriding [training] epochs of the config (8000 in szt-tanh)."),
+        seed: int = typer.Option(None, "--seed", help="Seed of the weights and the sample order, overriding [training] seed (default 0)."),
         resume: Path = typer.Option(None, "--resume", help="Continue the run folder DIR after its last saved epoch.")):
-    """Train with activation recording, then compute the TE and MI planes (bits) and draw them."""
+    """Train with activation recording, compute the TE and MI planes (bits), draw every figure and write report.html."""
     from .training import TrainingFailed, TrainingInterrupted
 
     resolved = None
@@ -139,9 +167,12 @@ def run(config: str = typer.Argument("szt-tanh", help="Shipped config name (see 
 @app.command()
 @user_errors
 def analyze(run_dir: Path = typer.Argument(..., help="Run folder written by `infoplane run`."),
-            n_bins: int = typer.Option(None, "--n-bins", help="Bins per unit for binned MI (default from the config: 30)."),
-            noise_variance: float = typer.Option(None, "--noise-variance", help="KDE noise variance (default 0.1).")):
-    """Recompute measures.parquet (bits) and the figures of a run folder without training again."""
+            n_bins: int = typer.Option(None, "--n-bins", help="Equal-width bins per unit for binned MI. "
+                                                              "Default: [analysis] n_bins of the run (30)."),
+            noise_variance: float = typer.Option(None, "--noise-variance",
+                                                 help="Noise variance of the KDE MI bounds, in squared activation "
+                                                      "units. Default: [analysis] noise_variance (0.1).")):
+    """Recompute measures.parquet (bits), the figures and report.html of a run folder without training again."""
     store = RunStore.open(run_dir)
     settings = {key: value for key, value in (("n_bins", n_bins), ("noise_variance", noise_variance)) if value is not None}
     measures = _analyze_and_draw(store, settings)
@@ -151,8 +182,63 @@ def analyze(run_dir: Path = typer.Argument(..., help="Run folder written by `inf
 
 @app.command()
 @user_errors
+def plot(run_dir: Path = typer.Argument(..., help="Run folder with measures.parquet (written by `run` or `analyze`)."),
+         gif: bool = typer.Option(True, "--gif/--no-gif", help="Also write the animated planes as GIF. Default: on.")):
+    """Redraw every figure of an analysed run into RUN_DIR/figures (PNG at 200 dpi, SVG, GIF; values in bits)."""
+    store = RunStore.open(run_dir)
+    paths = _draw_with_progress(store, store.read_measures(), animate=gif)
+    typer.echo(f"{len(paths)} files in {store.figures}")
+
+
+@app.command()
+@user_errors
+def report(run_dirs: list[Path] = typer.Argument(..., help="One or more analysed run folders."),
+           out: Path = typer.Option(None, "--out", help="Folder for report.html when several runs are given. "
+                                                         "Default for one run: the run folder itself.")):
+    """Write report.html: config, metrics, statistics, every figure (embedded) and the definitions; no external requests."""
+    from .report import write_report
+
+    if len(run_dirs) > 1 and out is None:
+        raise ValueError(f"{len(run_dirs)} run folders given; pass --out DIR for the combined report.html")
+    typer.echo(str(write_report(run_dirs, out)))
+
+
+@app.command()
+@user_errors
+def compare(run_dirs: list[Path] = typer.Argument(..., help="Two or more analysed run folders, e.g. tanh and ReLU, "
+                                                            "or several seeds of one config."),
+            out: Path = typer.Option(None, "--out", help="Folder for the comparison figures, comparison.csv and "
+                                                         "report.html. Default: runs/compare-<YYYYmmdd-HHMMSS>.")):
+    """Compare runs side by side: planes on shared scales, training curves, seed means with 95% bands (bits)."""
+    from .plotting import comparison_table, load_run_tables, unique_labels
+    from .report import write_report
+
+    if len(run_dirs) < 2:
+        raise ValueError(f"compare needs at least two run folders, got {len(run_dirs)}; use `infoplane report` for one")
+    out = out or Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    runs = [load_run_tables(run_dir) for run_dir in run_dirs]
+    unique_labels(runs)
+    table = comparison_table(runs)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "comparison.csv", index=False)
+    path = write_report(run_dirs, out)
+    console.print(_comparison_rich_table(table))
+    typer.echo(str(path))
+
+
+def _comparison_rich_table(table) -> Table:
+    rich_table = Table(title="runs compared (plane values: mean over hidden layers at the last recorded epoch, bits)")
+    for column in table.columns:
+        rich_table.add_column(str(column), justify="left" if column in ("run", "group") else "right")
+    for row in table.itertuples(index=False):
+        rich_table.add_row(*(f"{value:.4g}" if isinstance(value, float) else str(value) for value in row))
+    return rich_table
+
+
+@app.command()
+@user_errors
 def configs():
-    """List the shipped configs."""
+    """List the shipped configs: name, data set, model widths and activation, epochs."""
     for name in shipped_config_names():
         config = load_config(name)
         model, data = config["model"], config["data"]
