@@ -175,6 +175,152 @@ def test_base_changes_units():
 
 
 def test_docstring_example_values():
-    assert est.transfer_entropy([0, 1, 1, 0, 1, 0, 0, 1], [0, 0, 1, 1, 0, 1, 0, 0]) == pytest.approx(
-        brute_force_te([0, 1, 1, 0, 1, 0, 0, 1], [0, 0, 1, 1, 0, 1, 0, 0], 1, 1, 1), abs=1e-12
-    )
+    assert est.transfer_entropy([0, 0, 1, 1, 0], [1, 0, 0, 1, 1]) == 1.0
+    assert brute_force_te([0, 0, 1, 1, 0], [1, 0, 0, 1, 1], 1, 1, 1) == pytest.approx(1.0, abs=1e-12)
+
+
+# Entropy, mutual information and conditional mutual information
+
+
+def test_entropy_closed_forms():
+    assert est.entropy([0, 1, 2, 3] * 5) == pytest.approx(2.0, abs=1e-12)
+    assert est.entropy([7] * 9) == 0.0
+    assert est.entropy([0, 0, 0, 1]) == pytest.approx(binary_entropy(0.25), abs=1e-12)
+    assert est.entropy([0, 1, 2, 3], base=4) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_entropy_rows_are_symbols():
+    rows = np.array([[0, 1], [1, 0], [0, 1], [1, 1]])
+    assert est.entropy(rows) == pytest.approx(1.5, abs=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 5), min_size=1, max_size=80), st.integers(0, 2**32 - 1))
+def test_entropy_and_mi_match_references(values, seed):
+    from sklearn.metrics import mutual_info_score
+
+    x = np.array(values)
+    y = np.random.default_rng(seed).integers(0, 3, x.size)
+    counts = np.unique(x, return_counts=True)[1]
+    probabilities = counts / x.size
+    assert est.entropy(x) == pytest.approx(-np.sum(probabilities * np.log2(probabilities)), abs=1e-12)
+    assert est.mutual_information(x, y) == pytest.approx(mutual_info_score(x, y) / math.log(2), abs=1e-12)
+    assert est.mutual_information(x, y) == pytest.approx(pyinform.mutual_info(x, y), abs=1e-12)
+
+
+def test_mi_closed_forms():
+    rng = np.random.default_rng(20)
+    x = rng.integers(0, 4, 1000)
+    assert est.mutual_information(x, x) == pytest.approx(est.entropy(x), abs=1e-12)
+    assert est.mutual_information(x, np.zeros(1000, int)) == 0.0
+    assert est.mutual_information(x, (x + 1) % 4) == pytest.approx(est.entropy(x), abs=1e-12)
+
+
+def test_mi_of_multidimensional_symbols():
+    rng = np.random.default_rng(21)
+    x = rng.integers(0, 2, (500, 2))
+    label = x[:, 0] * 2 + x[:, 1]
+    assert est.mutual_information(x, label) == pytest.approx(est.entropy(x), abs=1e-12)
+
+
+def test_cmi_of_xor():
+    rng = np.random.default_rng(22)
+    x, y = rng.integers(0, 2, 20_000), rng.integers(0, 2, 20_000)
+    z = x ^ y
+    assert est.mutual_information(x, y) < 1e-3
+    assert est.conditional_mutual_information(x, y, z) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_cmi_matches_entropy_identity():
+    rng = np.random.default_rng(23)
+    x, y, z = rng.integers(0, 3, 300), rng.integers(0, 3, 300), rng.integers(0, 2, 300)
+    xz, yz, xyz = np.column_stack([x, z]), np.column_stack([y, z]), np.column_stack([x, y, z])
+    expected = est.entropy(xz) + est.entropy(yz) - est.entropy(xyz) - est.entropy(z)
+    assert est.conditional_mutual_information(x, y, z) == pytest.approx(expected, abs=1e-12)
+
+
+def test_te_equals_cmi_of_aligned_series():
+    rng = np.random.default_rng(24)
+    source, target = rng.integers(0, 3, 400), rng.integers(0, 3, 400)
+    history = np.column_stack([target[0:-2], target[1:-1]])
+    expected = est.conditional_mutual_information(target[2:], source[1:-1], history)
+    assert est.transfer_entropy(source, target, k=2) == pytest.approx(expected, abs=1e-12)
+
+
+# Bad input
+
+
+def test_rejects_empty_input():
+    with pytest.raises(ValueError, match="source is empty"):
+        est.transfer_entropy([], [])
+    with pytest.raises(ValueError, match="x is empty"):
+        est.entropy(np.zeros((0, 2), int))
+
+
+def test_rejects_too_short_series():
+    with pytest.raises(ValueError, match=r"k=4, l=1, delay=1: target has 4 steps per series but at least 5"):
+        est.transfer_entropy([0, 1, 0, 1], [0, 1, 0, 1], k=4)
+    with pytest.raises(ValueError, match=r"has 5 steps per series but at least 6"):
+        est.local_transfer_entropy(np.zeros((2, 5), int), np.zeros((2, 5), int), l=2, delay=4)
+
+
+def test_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match=r"source has shape \(10,\) and target has shape \(9,\)"):
+        est.transfer_entropy(np.zeros(10, int), np.zeros(9, int))
+    with pytest.raises(ValueError, match="x has 10, y has 9"):
+        est.mutual_information(np.zeros(10, int), np.zeros(9, int))
+    with pytest.raises(ValueError, match="z has 8"):
+        est.conditional_mutual_information(np.zeros(10, int), np.zeros(10, int), np.zeros(8, int))
+
+
+@pytest.mark.parametrize("bad_value", [0.5, -1, -2.0])
+def test_rejects_floats_and_negatives(bad_value):
+    series = np.array([0, 1, 1, 0, 1], dtype=np.asarray(bad_value).dtype)
+    series[2] = bad_value
+    message = r"target must contain non-negative integers .* index \(2,\); binarize"
+    with pytest.raises(ValueError, match=message):
+        est.transfer_entropy([0, 1, 1, 0, 1], series)
+    with pytest.raises(ValueError, match="x must contain non-negative integers"):
+        est.entropy(series)
+
+
+def test_accepts_whole_number_floats_and_bools():
+    source, target = np.array([0, 0, 1, 1, 0]), np.array([1, 0, 0, 1, 1])
+    assert est.transfer_entropy(source.astype(float), target.astype(np.float32)) == 1.0
+    assert est.transfer_entropy(source.astype(bool), target.astype(bool)) == 1.0
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])
+def test_rejects_non_finite(bad_value):
+    with pytest.raises(ValueError, match=r"source contains 1 non-finite values .* index \(1,\)"):
+        est.transfer_entropy([0.0, bad_value, 1.0, 0.0], [0, 1, 1, 0])
+
+
+def test_rejects_count_table_too_large():
+    series = np.arange(2000) % 1000
+    with pytest.raises(ValueError, match=r"count table would have 1e\+12 entries \(7.45e\+03 GiB"):
+        est.transfer_entropy(series, series, k=2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"delay": -1}, "delay must be an integer >= 0, got -1"),
+        ({"k": 0}, r"k \(target history length\) must be an integer >= 1, got 0"),
+        ({"l": 0}, r"l \(source history length\) must be an integer >= 1, got 0"),
+        ({"base": 1.0}, "base must be a finite number greater than 1"),
+    ],
+)
+def test_rejects_bad_parameters(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        est.transfer_entropy([0, 1, 0, 1, 1], [1, 1, 0, 0, 1], **kwargs)
+
+
+def test_rejects_non_integer_history():
+    with pytest.raises(TypeError, match="k .* must be an integer >= 1, got 1.5"):
+        est.transfer_entropy([0, 1, 0, 1, 1], [1, 1, 0, 0, 1], k=1.5)
+
+
+def test_rejects_three_dimensional_series():
+    with pytest.raises(ValueError, match=r"source must have 1 or 2 dimensions, got shape \(2, 2, 3\)"):
+        est.transfer_entropy(np.zeros((2, 2, 3), int), np.zeros((2, 2, 3), int))

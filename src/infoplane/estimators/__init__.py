@@ -20,8 +20,22 @@ from .discrete import (
 )
 from .kde import kde_information
 from .pairwise import transfer_entropy_matrix
+from .significance import (
+    SignificanceResult,
+    analytic_te_floor,
+    analytic_te_p_value,
+    benjamini_hochberg,
+    surrogate_permutations,
+    te_degrees_of_freedom,
+    transfer_entropy_matrix_surrogates,
+    transfer_entropy_significance,
+)
 
 __all__ = [
+    "SignificanceResult",
+    "analytic_te_floor",
+    "analytic_te_p_value",
+    "benjamini_hochberg",
     "binned_information",
     "conditional_mutual_information",
     "continuous_conditional_mutual_information",
@@ -31,6 +45,10 @@ __all__ = [
     "kde_information",
     "local_transfer_entropy",
     "mutual_information",
+    "surrogate_permutations",
+    "te_degrees_of_freedom",
     "transfer_entropy",
     "transfer_entropy_matrix",
+    "transfer_entropy_matrix_surrogates",
+    "transfer_entropy_significance",
 ]

@@ -34,7 +34,7 @@ BLOCK_ELEMENT_BUDGET = 2**24
 
 
 def _binary_block_counts(source_block, target_next, target_prev, n_obs: int):
-    """Return float64 counts of shape (bs, bt, 2, 2, 2) over (next, previous, source) for binary k = l = 1.
+    """Return float64 counts of shape (2, 2, 2, bs, bt) over (next, previous, source) for binary k = l = 1.
 
     ``source_block`` is (n_obs, bs) and ``target_next``, ``target_prev`` are (n_obs, bt), all 0/1 floats
     aligned so that row t holds x_{t+1-delay}, y_{t+1} and y_t.
@@ -54,12 +54,11 @@ def _binary_block_counts(source_block, target_next, target_prev, n_obs: int):
     cells = []
     for pair_count, source_count in zip(next_prev, with_source):
         cells += [pair_count - source_count, source_count]
-    block_sources = source_block.shape[1]
-    return _stack_last(cells).reshape(block_sources, block_targets, 2, 2, 2)
+    return _stack_first(cells).reshape(2, 2, 2, source_block.shape[1], block_targets)
 
 
 def _symbol_block_counts(source_onehot, target_onehot, n_windows: int, n_next: int, n_history: int):
-    """Return float64 counts of shape (bs, bt, n_next, n_history, n_windows) from one-hot encodings.
+    """Return float64 counts of shape (n_next, n_history, n_windows, bs, bt) from one-hot encodings.
 
     ``source_onehot`` is (n_obs, bs * n_windows) and ``target_onehot`` is (n_obs, bt * n_next * n_history),
     each series' symbols contiguous with the history varying fastest.
@@ -68,19 +67,21 @@ def _symbol_block_counts(source_onehot, target_onehot, n_windows: int, n_next: i
     block_sources = source_onehot.shape[1] // n_windows
     block_targets = target_onehot.shape[1] // (n_next * n_history)
     counts = counts.reshape(block_sources, n_windows, block_targets, n_next, n_history)
-    return counts.permute(0, 2, 3, 4, 1) if not isinstance(counts, np.ndarray) else counts.transpose(0, 2, 3, 4, 1)
+    if isinstance(counts, np.ndarray):
+        return np.ascontiguousarray(counts.transpose(3, 4, 1, 0, 2))
+    return counts.permute(3, 4, 1, 0, 2).contiguous()
 
 
 def _as_float64(values):
     return values.astype(np.float64) if isinstance(values, np.ndarray) else values.double()
 
 
-def _stack_last(arrays):
+def _stack_first(arrays):
     if isinstance(arrays[0], np.ndarray):
-        return np.stack(arrays, axis=-1)
+        return np.stack(arrays)
     import torch
 
-    return torch.stack(arrays, dim=-1)
+    return torch.stack(arrays)
 
 
 def _concat(blocks):
@@ -258,8 +259,12 @@ def transfer_entropy_matrix(
 
     Examples
     --------
-    >>> x = np.array([[0, 1], [1, 1], [1, 0], [0, 0], [1, 1], [0, 0], [0, 1], [1, 0]])
-    >>> transfer_entropy_matrix(x, np.roll(x, 1, axis=0)).round(3)
+    The target copies source 0 one step later; source 1 is constant:
+
+    >>> sources = np.array([[0, 0], [0, 0], [1, 0], [1, 0], [0, 0]])
+    >>> transfer_entropy_matrix(sources, np.array([[1], [0], [0], [1], [1]]))
+    array([[1.],
+           [0.]])
     """
     sources, targets, k, l, delay, base, block_size = _check_matrix_inputs(
         sources, targets, k, l, delay, base, block_size
