@@ -149,6 +149,18 @@ def _te_rows_of_epoch(series: EpochSeries, alignments, modes, max_pairs: int, se
     return rows
 
 
+def _read_epochs(store: RunStore, epochs, probe_set, measure: str, unreadable: dict[int, str]):
+    """Yield the series of each readable epoch, one at a time; record each unreadable one's flag in ``unreadable``."""
+    for epoch in epochs:
+        try:
+            series = read_epoch_series(store, epoch, probe_set)
+        except RunFormatError as error:
+            logger.error("epoch %d skipped in the %s planes: %s", epoch, measure, error)
+            unreadable[epoch] = f"epoch file unreadable: {error}"
+            continue
+        yield series
+
+
 def _unreadable_te_rows(epoch: int, reason: str, hidden_layers, alignments, modes, seed: int) -> list[dict]:
     """Return one flagged row without a value per mode, alignment and layer pair of an unreadable epoch."""
     return [{"epoch": epoch, "measure": "te", "estimator": "plugin", "plane": plane, "source": source,
@@ -196,18 +208,13 @@ def te_planes(run, alignments=(1, 0), modes=MODES, max_pairs: int = 1_000_000, s
     if isinstance(n_surrogates, bool) or not isinstance(n_surrogates, (int, np.integer)) or n_surrogates < 1:
         raise ValueError(f"n_surrogates must be an integer >= 1, got {n_surrogates!r}; set [analysis] n_surrogates")
     probe_set = store.read_probe() if (store.path / "probe.npz").is_file() else None
-    rows, unreadable, hidden_layers = [], {}, None
-    for epoch in epochs if epochs is not None else store.recorded_epochs():
-        try:
-            series = read_epoch_series(store, epoch, probe_set)
-        except RunFormatError as error:
-            logger.error("epoch %d skipped in the TE planes: %s", epoch, error)
-            unreadable[epoch] = f"epoch file unreadable: {error}"
-            continue
-        hidden_layers = hidden_layers or series.hidden_layers
+    rows, unreadable, hidden_layers = [], {}, []
+    epochs = epochs if epochs is not None else store.recorded_epochs()
+    for series in _read_epochs(store, epochs, probe_set, "TE", unreadable):
         rows.extend(_te_rows_of_epoch(series, alignments, modes, max_pairs, seed, n_surrogates))
+        hidden_layers = series.hidden_layers
     for epoch, reason in unreadable.items():
-        rows.extend(_unreadable_te_rows(epoch, reason, hidden_layers or [], alignments, modes, seed))
+        rows.extend(_unreadable_te_rows(epoch, reason, hidden_layers, alignments, modes, seed))
 
     frame = pd.DataFrame(rows, columns=MEASURE_COLUMNS)
     frame["flag"] = frame["flag"].fillna("")
@@ -339,19 +346,13 @@ def mi_planes(run, estimators=("binning", "kde"), n_bins: int = 30, noise_varian
     probe_set = store.read_probe()
     ranges = _probe_layer_ranges(store, epochs) if "binning" in estimators else {}
     subset = _kde_subset(len(probe_set["y"]), kde_samples, seed)
-    rows, hidden_layers, unreadable = [], None, {}
-    for epoch in epochs:
-        try:
-            series = read_epoch_series(store, epoch, probe_set)
-        except RunFormatError as error:
-            logger.error("epoch %d skipped in the MI planes: %s", epoch, error)
-            unreadable[epoch] = f"epoch file unreadable: {error}"
-            continue
-        hidden_layers = hidden_layers or series.hidden_layers
+    rows, unreadable, hidden_layers = [], {}, []
+    for series in _read_epochs(store, epochs, probe_set, "MI", unreadable):
         rows += _mi_rows_of_epoch(series, probe_set, estimators, n_bins, noise_variance, ranges, subset)
+        hidden_layers = series.hidden_layers
     kinds = (["binning"] if "binning" in estimators else []) + (["kde-upper", "kde-lower"] if "kde" in estimators else [])
     for epoch, reason in unreadable.items():
-        for layer in [*(hidden_layers or []), OUTPUT_LAYER]:
+        for layer in [*hidden_layers, OUTPUT_LAYER]:
             for estimator in kinds:
                 rows += _mi_rows(epoch, estimator, layer, None, reason)
 
