@@ -1,4 +1,4 @@
-"""Run folders written directly with RunStore, whose TE and MI answers are known by construction."""
+"""Run folders written directly with RunStore, whose TE and MI values are known by construction."""
 
 import numpy as np
 

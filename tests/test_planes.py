@@ -203,3 +203,18 @@ def test_n_surrogates_validated(tmp_path):
     store = write_run(tmp_path / "run", {1: random_epoch(rng)}, *random_probe(rng))
     with pytest.raises(ValueError, match="n_surrogates must be an integer >= 1, got 0"):
         te_planes(store, n_surrogates=0)
+
+
+def test_summary_correlation_has_adjusted_p(tmp_path):
+    rng = np.random.default_rng(11)
+    epochs = {epoch: random_epoch(rng, n_steps=800, copy_fidelity=0.5) for epoch in range(1, 9)}
+    metrics = [{"epoch": epoch, "train_loss": 1.0 / epoch, "train_accuracy": 0.5 + 0.05 * epoch + 0.01 * (epoch % 3),
+                "test_loss": 1.0 / epoch, "test_accuracy": 0.5, "seconds": 0.1} for epoch in epochs]
+    store = write_run(tmp_path / "run", epochs, *random_probe(rng), metrics=metrics,
+                      config=run_config(n_surrogates=2, epochs=range(1, 9)))
+    analyze_run(store, {"alignments": [1]})
+    correlation = json.loads((store.path / "summary.json").read_text())["claims"]["correlation"]["te/stream/delay1"]
+    entry = correlation["x->h"]["train_accuracy"]
+    assert entry["n"] == 8
+    assert entry["pearson"]["p_adjusted"] >= entry["pearson"]["p_value"]
+    assert "one of the series is constant" in correlation["x->h"]["test_accuracy"]["skipped"]

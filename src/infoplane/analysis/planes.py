@@ -1,6 +1,6 @@
 """TE and MI information planes of a run folder, as one tidy table.
 
-Each row of the table holds one value in bits (the columns of :data:`MEASURE_COLUMNS`). A value that
+Each row of the table contains one value in bits (the columns of :data:`MEASURE_COLUMNS`). A value that
 cannot be computed is a row with ``value`` missing and ``flag`` saying why; ``flag`` also marks values
 that are computed but unreliable (a layer with no variation, a saturated binning).
 
@@ -64,9 +64,9 @@ DEFAULT_N_SURROGATES = 10
 DEFAULT_KDE_SAMPLES = 1024
 BINARY_TE_DOF = est.te_degrees_of_freedom(1, 1, 2, 2)
 # A run whose widest layer times (n_surrogates + 1) stays below this many columns is analysed with one
-# BLAS thread. Its products are so small that waking more threads costs more than they save: on the
-# 12-bit task (widest layer 12 units) one thread ran the TE planes 2.2 times and the KDE bounds 3.6 times
-# faster than two threads, measured on a shared 2-core machine.
+# BLAS thread, because its products are so small that waking more threads costs more than they save.
+# On the 12-bit task (widest layer 12 units) one thread ran the TE planes 2.2 times and the KDE bounds
+# 3.6 times faster than two threads. Measured on a shared, heavily loaded 2-core machine.
 SMALL_PRODUCT_COLUMNS = 4096
 
 
@@ -256,7 +256,7 @@ def _mi_rows(epoch, estimator, layer, values, flag="") -> list[dict]:
 def _binned_values(activations, inputs, labels, n_bins: int, value_range) -> tuple[tuple | None, str]:
     """Return ``((I(X;T), I(T;Y)) or None, flag)``; the saturation warning becomes the flag."""
     if value_range is None or value_range[0] == value_range[1]:
-        # One bin holds every sample of a layer that never varies, so both values are exactly 0.
+        # One bin contains every sample of a layer that never varies, so both values are exactly 0.
         return (0.0, 0.0), "no variation in the layer over all recorded epochs"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)

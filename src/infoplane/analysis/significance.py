@@ -3,8 +3,8 @@
 A layer value (mean, sum or max of TE over unit pairs) is tested against surrogates in which the whole
 source layer is permuted in time by one permutation, so the null keeps the dependence between the source
 units. The analytic floor treats 2 N ln(2) TE of one pair as chi-square with ``te_degrees_of_freedom``
-degrees of freedom; for the layer mean it treats the pairs as independent, which they are not when they
-share a source or target unit, so the analytic layer p-values are too small when units are correlated
+degrees of freedom. For the layer mean and max it treats the pairs as independent. Pairs that share a
+source or target unit are not, so the analytic layer p-values are too small when units are correlated,
 and the surrogate p-values are the ones to trust.
 """
 

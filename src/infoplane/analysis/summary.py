@@ -11,9 +11,9 @@ Claims, each per TE family (mode and alignment of the plug-in layer mean, keyed 
   plane (TE(X->T) per TE family, I(X;T) per MI estimator), per hidden layer.
 - ``correlation``: :func:`~infoplane.analysis.dynamics.correlation_test` (Pearson and Spearman) of each
   hidden layer's TE(X->T) and TE(T->Y), and of the binned I(X;T) and I(T;Y), with train and test
-  accuracy and loss.
+  accuracy and loss; ``p_adjusted`` is the Benjamini-Hochberg adjustment over all tests of one family.
 
-A claim that cannot be tested (too few epochs, a constant series) holds ``"skipped"`` with the reason.
+A claim that cannot be tested (too few epochs, a constant series) contains ``"skipped"`` with the reason.
 """
 
 from __future__ import annotations
@@ -150,7 +150,17 @@ def correlations(rows: pd.DataFrame, metrics: pd.DataFrame, n_permutations: int,
             values = _series(xy, source, target)
             results[f"{source}->{target}"] = {name: _correlation_entry(values, metric, n_permutations, seed)
                                               for name, metric in metric_series.items()}
+    _adjust_correlations(results)
     return results
+
+
+def _adjust_correlations(results: dict) -> None:
+    """Add ``p_adjusted`` (Benjamini-Hochberg over every series, metric and method of ``results``) in place."""
+    tests = [entry[method] for metrics in results.values() for entry in metrics.values()
+             for method in ("pearson", "spearman") if method in entry and entry[method]["p_value"] is not None]
+    adjusted = est.benjamini_hochberg([test["p_value"] for test in tests]) if tests else []
+    for test, p_adjusted in zip(tests, adjusted):
+        test["p_adjusted"] = float(p_adjusted)
 
 
 def build_summary(measures: pd.DataFrame, metrics: pd.DataFrame, n_permutations: int = dynamics.DEFAULT_N_PERMUTATIONS,
