@@ -52,7 +52,9 @@ def test_measures_cover_every_layer_and_epoch(demo_run):
 
 def test_measures_respect_bounds(demo_run):
     measures = pd.read_parquet(demo_run / "measures.parquet")
-    te = measures[measures.measure == "te"]
+    # Bias-corrected TE may be negative and chi-square floors are thresholds, so only plug-in values are bounded.
+    te = measures[(measures.measure == "te") & (measures.estimator == "plugin")
+                  & measures["aggregate"].isin(["mean", "sum", "max"])]
     assert (te["value"] >= 0).all()
     assert (te[te["aggregate"] != "sum"]["value"] <= 1.0 + 1e-12).all()
     binned = measures[(measures.measure == "mi") & (measures.estimator == "binning")]
