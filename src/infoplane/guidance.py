@@ -108,7 +108,9 @@ class _LayerTaps:
         modules = dict(model.named_modules())
         for layer in dict.fromkeys(layers):
             if layer == INPUT_LAYER:
-                hook = model.register_forward_pre_hook(lambda module, inputs: self._keep(INPUT_LAYER, inputs[0]))
+                # The MLP flattens images itself, so its weights see the input as (batch, pixels).
+                hook = model.register_forward_pre_hook(
+                    lambda module, inputs: self._keep(INPUT_LAYER, inputs[0].flatten(start_dim=1)))
             elif layer == OUTPUT_LAYER:
                 hook = model.register_forward_hook(
                     lambda module, inputs, output: self._keep(OUTPUT_LAYER, torch.softmax(output, dim=-1)))
@@ -195,6 +197,9 @@ class TEGuidance:
     again: the step of W[j, i] barely depends on (1 + TE_ij). Only the early steps and changes of TE
     faster than the average come through. Plain SGD (with or without momentum), the optimizer of
     Moldovan et al., passes the factor on to the step in full.
+
+    NOTE: the window is not part of the Trainer's checkpoint, so a run resumed with ``--resume`` starts
+    with an empty window and its steps after the resume point differ from an uninterrupted run.
     """
 
     def __init__(self, model: nn.Module, pairs=None, window: int = 1024, refresh: int = 10, delay: int = 0,
