@@ -13,10 +13,12 @@ evaluates after every epoch. Variants:
   out.weight, window 1,024 samples, refresh every 10 steps, delay 0, scale 1).
 - ``penalty-reward`` and ``penalty``: :class:`infoplane.guidance.TEPenalty` on the same pair with
   weight -1 (rewards TE) and +1 (penalises it), temperature 0.1, delay 0.
+- ``scale-10`` and ``penalty-reward-10``: the same with scale 10 and weight -10 (not run by default).
 
 The optimizers are SGD (learning rate 0.01, momentum 0.9) and Adam (learning rate 0.001). The
 script prints one Markdown table of learning results, then one of time per training step.
-``--csv`` also writes every run's per-epoch metrics.
+``--csv`` also writes every run's per-epoch metrics; ``--from-csv`` summarises such files (several
+may be given) at another ``--target`` without training again.
 """
 
 from __future__ import annotations
@@ -36,17 +38,19 @@ from infoplane.training import Trainer
 LEARNING_RATES = {"sgd": 0.01, "adam": 0.001}
 BATCH_SIZE = 64
 WIDTHS = [256, 128]
-VARIANTS = ("off", "scale", "penalty-reward", "penalty")
+# Variant name -> (kind, TEGuidance scale or TEPenalty weight).
+VARIANTS = {"off": ("off", 0.0), "scale": ("scale", 1.0), "scale-10": ("scale", 10.0),
+            "penalty-reward": ("penalty", -1.0), "penalty": ("penalty", 1.0), "penalty-reward-10": ("penalty", -10.0)}
+DEFAULT_VARIANTS = ["off", "scale", "penalty-reward", "penalty"]
 
 
 def make_guidance(variant: str, model: torch.nn.Module, pairs=None) -> tuple[list, list]:
     """Return the Trainer's (callbacks, loss_terms) for one variant."""
-    if variant == "scale":
-        return [TEGuidance(model, pairs=pairs)], []
-    if variant == "penalty-reward":
-        return [], [TEPenalty(model, pairs=pairs, weight=-1.0)]
-    if variant == "penalty":
-        return [], [TEPenalty(model, pairs=pairs, weight=1.0)]
+    kind, value = VARIANTS[variant]
+    if kind == "scale":
+        return [TEGuidance(model, pairs=pairs, scale=value)], []
+    if kind == "penalty":
+        return [], [TEPenalty(model, pairs=pairs, weight=value)]
     return [], []
 
 
@@ -137,14 +141,27 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. N-1 per optimizer and variant")
     parser.add_argument("--target", type=float, default=0.94, help="test accuracy whose first epoch is reported")
     parser.add_argument("--csv", default="", help="also write every run's per-epoch metrics to this CSV file")
+    parser.add_argument("--optimizers", nargs="+", default=list(LEARNING_RATES), choices=list(LEARNING_RATES))
+    parser.add_argument("--variants", nargs="+", default=DEFAULT_VARIANTS, choices=list(VARIANTS))
+    parser.add_argument("--from-csv", nargs="+", default=[], help="summarise these metric CSV files, train nothing")
+    parser.add_argument("--cost-only", action="store_true", help="print only the table of time per step")
+    parser.add_argument("--cost-repeat", type=int, default=3, help="timings per case; the best is reported")
     parser.add_argument("--cost-steps", type=int, default=120, help="training steps per timing of the cost table")
     args = parser.parse_args()
 
+    if args.from_csv:
+        runs = pd.concat([pd.read_csv(path) for path in args.from_csv], ignore_index=True)
+        print(markdown_table(summarise(runs, args.target, args.epochs)))
+        return
+
     torch.set_num_threads(1)
     dataset = load_dataset("mnist10k", seed=0)
+    if args.cost_only:
+        print(markdown_table(cost_table(dataset, args.cost_steps, repeat=args.cost_repeat)))
+        return
     runs = []
-    for optimizer in LEARNING_RATES:
-        for variant in VARIANTS:
+    for optimizer in args.optimizers:
+        for variant in args.variants:
             for seed in range(args.seeds):
                 runs.append(train_once(dataset, optimizer, variant, seed, args.epochs))
     runs = pd.concat(runs, ignore_index=True)
@@ -152,7 +169,7 @@ def main() -> None:
         runs.to_csv(args.csv, index=False)
     print(markdown_table(summarise(runs, args.target, args.epochs)))
     print()
-    print(markdown_table(cost_table(dataset, args.cost_steps, repeat=3)))
+    print(markdown_table(cost_table(dataset, args.cost_steps, repeat=args.cost_repeat)))
 
 
 if __name__ == "__main__":
