@@ -112,8 +112,7 @@ class _LayerTaps:
                 hook = model.register_forward_pre_hook(
                     lambda module, inputs: self._keep(INPUT_LAYER, inputs[0].flatten(start_dim=1)))
             elif layer == OUTPUT_LAYER:
-                hook = model.register_forward_hook(
-                    lambda module, inputs, output: self._keep(OUTPUT_LAYER, torch.softmax(output, dim=-1)))
+                hook = model.register_forward_hook(self._keep_output)
             else:
                 hook = modules[layer].register_forward_hook(self._make_hook(layer))
             self._handles.append(hook)
@@ -123,6 +122,9 @@ class _LayerTaps:
             self._keep(layer, output)
 
         return hook
+
+    def _keep_output(self, module, inputs, output) -> None:
+        self._keep(OUTPUT_LAYER, torch.softmax(output if self.keep_graph else output.detach(), dim=-1))
 
     def _keep(self, layer: str, tensor: torch.Tensor) -> None:
         if not (self.model.training and torch.is_grad_enabled()):
