@@ -6,6 +6,14 @@ and rejects unknown tables and keys, naming the valid ones.
 ``[data] train_fraction = 0`` (the default) keeps each loader's own split: 80/20 for the
 shipped sets, the files' train and test parts for data read from ``path``. An empty
 ``[model] channels`` list keeps the CNN's default channels.
+
+``[training] te_guidance`` turns on TE-guided training (see :mod:`infoplane.guidance`):
+``"scale"`` multiplies the joining weights' gradients by (1 + te_scale * TE). TE is estimated on the
+last ``te_window`` training samples every ``te_refresh`` optimizer steps. ``"penalty"`` adds
+``te_penalty_weight`` times the soft TE (sigmoid width ``te_temperature``) to the loss. Both use
+the source-target delay ``te_delay`` and the pairs ``te_pairs``, a list of
+[source layer, target layer, weight parameter] triples; an empty list takes the last hidden
+layer -> output pair joined by ``out.weight``.
 """
 
 from __future__ import annotations
@@ -19,7 +27,9 @@ DEFAULTS: dict[str, dict] = {
     "data": {"name": "szt", "train_fraction": 0.0, "seed": 0, "probe_size": 4096, "path": ""},
     "model": {"kind": "mlp", "widths": [10, 7, 5, 4, 3], "activation": "tanh", "channels": []},
     "training": {"optimizer": "adam", "learning_rate": 4e-4, "momentum": 0.9, "batch_size": 256,
-                 "epochs": 8000, "seed": 0, "device": "cpu", "save_weights": False, "threads": 0},
+                 "epochs": 8000, "seed": 0, "device": "cpu", "save_weights": False, "threads": 0,
+                 "te_guidance": "off", "te_pairs": [], "te_window": 1024, "te_refresh": 10, "te_delay": 0,
+                 "te_scale": 1.0, "te_penalty_weight": 0.01, "te_temperature": 0.1},
     "recording": {"schedule": "log", "n_records": 130, "every": 1, "modes": ["stream", "probe"],
                   "thresholds": {}, "max_units": 0, "keep_float": False},
     "analysis": {"alignments": [1, 0], "estimators": ["binning", "kde"], "n_bins": 30, "noise_variance": 0.1,

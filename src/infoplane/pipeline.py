@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from .datasets import Dataset, load_dataset
+from .guidance import build_guidance
 from .models import build_model
 from .recording import ActivationRecorder, binarize, INPUT_THRESHOLD
 from .runs import RunFormatError, RunStore
@@ -79,6 +80,7 @@ def prepare(config: dict, store: RunStore, write_probe: bool) -> tuple[Trainer, 
     recorder = ActivationRecorder(model, modes=tuple(recording["modes"]), thresholds=dict(recording["thresholds"]),
                                   keep_float=recording["keep_float"], max_units=recording["max_units"] or None,
                                   seed=training["seed"])
+    callbacks, loss_terms = build_guidance(model, training, device=training["device"])
     probe = build_probe(dataset, config["data"]["probe_size"], config["data"]["seed"])
     if write_probe:
         x_flat = probe[0].reshape(len(probe[0]), -1)
@@ -86,7 +88,8 @@ def prepare(config: dict, store: RunStore, write_probe: bool) -> tuple[Trainer, 
     trainer = Trainer(model, dataset, optimizer=training["optimizer"], learning_rate=training["learning_rate"],
                       momentum=training["momentum"], batch_size=training["batch_size"], epochs=training["epochs"],
                       seed=training["seed"], device=training["device"], schedule=build_schedule(config),
-                      recorder=recorder, store=store, probe=probe, save_weights=training["save_weights"])
+                      recorder=recorder, store=store, probe=probe, save_weights=training["save_weights"],
+                      callbacks=callbacks, loss_terms=loss_terms)
     return trainer, recorder
 
 

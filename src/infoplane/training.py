@@ -91,14 +91,16 @@ class Trainer:
     an eval-mode pass after the epoch.
 
     ``callbacks`` are called as ``callback(trainer)`` between ``backward()`` and the
-    optimizer step, so they may rescale gradients.
+    optimizer step, so they may rescale gradients. ``loss_terms`` are called as
+    ``term(trainer)`` after each training forward pass; the scalar tensors they return
+    are added to the loss before ``backward()``, but not to the reported train loss.
     """
 
     def __init__(self, model: nn.Module, dataset, *, optimizer: str = "adam", learning_rate: float = 1e-3,
                  momentum: float = 0.9, batch_size: int = 256, epochs: int = 100, seed: int = 0,
                  device: str | torch.device = "cpu", schedule=None, recorder: ActivationRecorder | None = None,
                  store: RunStore | None = None, probe: tuple[np.ndarray, np.ndarray] | None = None,
-                 save_weights: bool = False, callbacks=()):
+                 save_weights: bool = False, callbacks=(), loss_terms=()):
         if not isinstance(epochs, int) or epochs < 1:
             raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
         if not isinstance(batch_size, int) or batch_size < 1:
@@ -110,6 +112,7 @@ class Trainer:
         self.schedule = sorted(set(schedule if schedule is not None else log_schedule(epochs, 130)))
         self.recorder, self.store, self.save_weights = recorder, store, save_weights
         self.callbacks = list(callbacks)
+        self.loss_terms = list(loss_terms)
         self.x_train = torch.as_tensor(dataset.x_train, dtype=torch.float32, device=self.device)
         self.y_train = torch.as_tensor(dataset.y_train, dtype=torch.long, device=self.device)
         self.x_test = torch.as_tensor(dataset.x_test, dtype=torch.float32, device=self.device)
@@ -202,8 +205,11 @@ class Trainer:
             except NonFiniteActivationError as error:
                 raise TrainingFailed(f"epoch {epoch}: {error}") from error
             loss = self.loss_function(logits, labels)
+            objective = loss
+            for term in self.loss_terms:
+                objective = objective + term(self)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            objective.backward()
             for callback in self.callbacks:
                 callback(self)
             self.optimizer.step()
