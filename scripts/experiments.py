@@ -122,18 +122,19 @@ def epoch_trend(runs: list[dict], delay: int, mode: str) -> dict[str, list[float
 # Claim 3: fitting and compression phases
 
 
-def phases(series: pd.Series) -> tuple[bool, bool, int]:
-    """Return (fitting, compression, peak epoch) of one quantity over the recorded epochs.
+def phases(series: pd.Series) -> tuple[bool, bool, int, float]:
+    """Return (fitting, compression, peak epoch, fall) of one quantity over the recorded epochs.
 
     Fitting: the maximum exceeds the first value by PHASE_FRACTION of the maximum.
     Compression: the last value lies below the maximum by PHASE_FRACTION of the maximum.
+    The fall is (maximum - last value) / maximum.
     """
     peak = float(series.max())
     if peak <= 0:
-        return False, False, int(series.index[0])
+        return False, False, int(series.index[0]), 0.0
+    fall = (peak - float(series.iloc[-1])) / peak
     fitting = peak - float(series.iloc[0]) >= PHASE_FRACTION * peak
-    compression = peak - float(series.iloc[-1]) >= PHASE_FRACTION * peak
-    return fitting, compression, int(series.idxmax())
+    return fitting, fall >= PHASE_FRACTION, int(series.idxmax()), fall
 
 
 def phase_table(runs: list[dict], quantity) -> dict[str, list[tuple[bool, bool, int]]]:
@@ -282,7 +283,8 @@ def concentration_rows(sweeps) -> list[list[str]]:
                 pairs, values, rhos = concentration(runs, delay, mode)
                 largest = [pairs[index] for index in values.argmax(axis=1)]
                 final_share = values[:, -2:].sum(axis=1) / values.sum(axis=1)
-                rows.append([activation, str(delay), mode, spread(rhos), spread(final_share, signed=False),
+                rows.append([activation, str(delay), mode, f"{values.max(axis=1).mean():.5f}", spread(rhos),
+                             spread(final_share, signed=False),
                              ", ".join(f"{pair} ×{largest.count(pair)}" for pair in dict.fromkeys(largest))])
     return rows
 
@@ -299,6 +301,15 @@ def trend_rows(sweeps) -> list[list[str]]:
     return rows
 
 
+def phase_cell(results: list[tuple[bool, bool, int, float]]) -> str:
+    """Format seeds with fitting / with compression, the median peak epoch and the median fall."""
+    fitting = sum(result[0] for result in results)
+    compression = sum(result[1] for result in results)
+    peak = int(np.median([result[2] for result in results]))
+    fall = np.median([result[3] for result in results])
+    return f"{fitting}/{compression} @{peak} −{fall:.0%}"
+
+
 def phase_rows(sweeps, n_layers: int) -> list[list[str]]:
     quantities = {"TE(X→T) delay 1": te_from_x(1), "TE(X→T) delay 0": te_from_x(0),
                   "I(X;T) binning": mi_from_x("binning"), "I(X;T) KDE": mi_from_x("kde-upper")}
@@ -306,12 +317,19 @@ def phase_rows(sweeps, n_layers: int) -> list[list[str]]:
     for activation, runs in sweeps.items():
         for name, quantity in quantities.items():
             cells = []
-            for layer, results in phase_table(runs, quantity).items():
-                fitting = sum(result[0] for result in results)
-                compression = sum(result[1] for result in results)
-                peak = int(np.median([result[2] for result in results]))
-                cells.append(f"{fitting}/{compression} @{peak}")
+            for results in phase_table(runs, quantity).values():
+                cells.append(phase_cell(results))
             rows.append([activation, name] + cells + ["–"] * (n_layers - len(cells)))
+    return rows
+
+
+def late_fall_rows(sweeps) -> list[list[str]]:
+    rows = []
+    for activation, runs in sweeps.items():
+        for delay in DELAYS:
+            quantity = lambda measures, delay=delay: te_series(measures, "adjacent", delay)  # noqa: E731
+            rows.append([activation, str(delay)] + [phase_cell(results)
+                                                    for results in phase_table(runs, quantity).values()])
     return rows
 
 
@@ -337,8 +355,7 @@ def bins_rows(sweeps, bin_counts: list[int], n_layers: int) -> list[list[str]]:
                 table = mi_series(mi_planes(run["folder"], estimators=("binning",), n_bins=n_bins), "binning", "x")
                 for layer in table.columns:
                     results.setdefault(layer, []).append(phases(table[layer]))
-            cells = [f"{sum(r[0] for r in found)}/{sum(r[1] for r in found)} @{int(np.median([r[2] for r in found]))}"
-                     for found in results.values()]
+            cells = [phase_cell(found) for found in results.values()]
             rows.append([activation, str(n_bins)] + cells + ["–"] * (n_layers - len(cells)))
     return rows
 
@@ -366,12 +383,15 @@ def main() -> None:
     print(f"bias floor of one pair's plug-in TE on the training stream ({n_steps} steps): "
           f"{bias_floor(n_steps - 1):.5f} bits\n")
     print("Claim 1: TE concentrates in the final layers (last recorded epoch, adjacent plane)\n")
-    print(markdown_table(["activation", "delay", "mode", "Spearman(depth, TE)", "share of last two transfers",
+    print(markdown_table(["activation", "delay", "mode", "largest TE (bits)", "Spearman(depth, TE)",
+                          "share of last two transfers",
                           "largest transfer (seeds)"], concentration_rows(sweeps)) + "\n")
     print("Claim 2: layer TE falls over the epochs (Spearman(epoch, TE) per adjacent pair)\n")
     print(markdown_table(["activation", "delay", "mode", *pairs, "pairs with mean < 0"], trend_rows(sweeps)) + "\n")
+    print("Claim 2, after the maximum: adjacent-layer TE, stream, in the format of the claim 3 table\n")
+    print(markdown_table(["activation", "delay", *pairs], late_fall_rows(sweeps)) + "\n")
     print(f"Claim 3: fitting/compression phases (seeds with a rise / a fall of >= {PHASE_FRACTION:.0%} of the "
-          "maximum, @ median epoch of the maximum)\n")
+          "maximum, @ median epoch of the maximum, median fall after it)\n")
     print(markdown_table(["activation", "quantity", *layers], phase_rows(sweeps, len(layers))) + "\n")
     print("Claim 4: Spearman(TE(T→Y), metric) over the recorded epochs, stream\n")
     print(markdown_table(["activation", "delay", "metric", *hidden], correlation_rows(sweeps)) + "\n")
