@@ -152,8 +152,8 @@ def analyze(run_dir: Path = typer.Argument(..., help="Run folder written by `inf
 @app.command()
 @user_errors
 def sweep(config: str = typer.Argument(..., help="Shipped config name or path of a TOML file: the base of every run."),
-          seeds: str = typer.Option(None, "--seeds", help="[training] seeds: ranges and lists such as 0-9 or 0,2,5 "
-                                    "(default: the config's seed)."),
+          seeds: str = typer.Option(None, "--seeds", help="Values of training.seed (initial weights and sample "
+                                    "order): ranges and lists such as 0-9 or 0,2,5 (default: the config's seed)."),
           assignments: list[str] = typer.Option(None, "--set", help="Grid axis table.key=v1,v2 (TOML values; a "
                                                 "bracketed list is one value). Repeat for more axes: the grid is "
                                                 "their product."),
