@@ -237,6 +237,49 @@ def _comparison_rich_table(table) -> Table:
 
 @app.command()
 @user_errors
+def sweep(config: str = typer.Argument(..., help="Shipped config name or path of a TOML file: the base of every run."),
+          seeds: str = typer.Option(None, "--seeds", help="Values of training.seed (initial weights and sample "
+                                    "order): ranges and lists such as 0-9 or 0,2,5 (default: the config's seed)."),
+          assignments: list[str] = typer.Option(None, "--set", help="Grid axis table.key=v1,v2 (TOML values; a "
+                                                "bracketed list is one value). Repeat for more axes: the grid is "
+                                                "their product."),
+          executor: str = typer.Option("local", "--executor", help="local (worker processes) or ray (Ray tasks)."),
+          workers: int = typer.Option(None, "--workers", help="Maximum number of runs in progress at once (default: 1 "
+                                      "for local; all for ray, which starts one per free CPU)."),
+          out: Path = typer.Option(None, "--out", help="Sweep folder; default sweeps/<config>. Rerunning on it skips "
+                                   "finished runs and continues the others."),
+          address: str = typer.Option(None, "--address", help="Address of a running Ray cluster (with --executor ray).")):
+    """Train a grid of seeds and config values, one run folder each, with a manifest sweep.json."""
+    from .sweep import build_grid, parse_seeds, run_sweep
+
+    resolved = load_config(config)
+    seed_list = parse_seeds(seeds) if seeds is not None else [resolved["training"]["seed"]]
+    grid = build_grid(list(assignments or []), seed_list)
+    out = out or Path("sweeps") / resolved["name"]
+
+    def report(entry, manifest):
+        ended = sum(run["status"] not in ("pending", "running") for run in manifest["runs"])
+        seconds = f" in {entry['seconds']:.1f} s" if entry["seconds"] is not None else ""
+        error = f": {entry['error']}" if entry["error"] else ""
+        typer.echo(f"[{ended}/{len(manifest['runs'])}] {entry['name']}: {entry['status']}{seconds}{error}", err=True)
+
+    try:
+        manifest = run_sweep(resolved, out, grid, executor=executor, workers=workers, address=address,
+                             on_result=report)
+    except KeyboardInterrupt:
+        typer.echo(f"infoplane: sweep interrupted; continue it with the same command (--out {out})", err=True)
+        raise typer.Exit(code=130) from None
+    counts = {}
+    for entry in manifest["runs"]:
+        counts[entry["status"]] = counts.get(entry["status"], 0) + 1
+    typer.echo(f"{out}: " + ", ".join(f"{count} {status}" for status, count in sorted(counts.items())), err=True)
+    typer.echo(str(out))
+    if counts.get("finished", 0) != len(manifest["runs"]):
+        raise typer.Exit(code=1)
+
+
+@app.command()
+@user_errors
 def configs():
     """List the shipped configs: name, data set, model widths and activation, epochs."""
     for name in shipped_config_names():
