@@ -11,7 +11,8 @@ from infoplane.config import load_config, shipped_config_names
 from infoplane.pipeline import train_run
 from infoplane.runs import unpack_bits
 
-SHIPPED = ["digits-mlp", "mnist-cnn", "mnist-mlp", "mnist-mlp-relu", "szt-relu", "szt-tanh"]
+SHIPPED = ["digits-mlp", "mnist-cnn", "mnist-cnn-te-guided", "mnist-mlp", "mnist-mlp-relu", "mnist-mlp-te-guided",
+           "szt-relu", "szt-tanh"]
 TEST_PROBE_SIZE = 300
 
 

@@ -201,8 +201,19 @@ def test_summary_reports_falling_te(tmp_path):
 def test_n_surrogates_validated(tmp_path):
     rng = np.random.default_rng(10)
     store = write_run(tmp_path / "run", {1: random_epoch(rng)}, *random_probe(rng))
-    with pytest.raises(ValueError, match="n_surrogates must be an integer >= 1, got 0"):
-        te_planes(store, n_surrogates=0)
+    with pytest.raises(ValueError, match="n_surrogates must be an integer >= 0 .*, got -1"):
+        te_planes(store, n_surrogates=-1)
+
+
+def test_zero_surrogates_flags_p_values(tmp_path):
+    rng = np.random.default_rng(10)
+    store = write_run(tmp_path / "run", {1: random_epoch(rng)}, *random_probe(rng))
+    frame = te_planes(store, n_surrogates=0)
+    plugin = frame[frame["estimator"] == "plugin"]
+    assert set(plugin["aggregate"]) == {"mean", "sum", "max"}
+    assert plugin["value"].notna().all()
+    assert plugin["p_value"].isna().all()
+    assert plugin["flag"].str.contains("no surrogate test").all()
 
 
 def test_summary_correlation_has_adjusted_p(tmp_path):

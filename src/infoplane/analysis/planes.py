@@ -57,6 +57,7 @@ logger = logging.getLogger(__name__)
 MEASURE_COLUMNS = ["epoch", "measure", "estimator", "plane", "source", "target", "alignment", "mode", "aggregate",
                    "value", "surrogate_mean", "p_value", "p_adjusted", "n_pairs", "n_constant_units",
                    "n_surrogates", "seed", "flag"]
+NO_SURROGATES_FLAG = "no surrogate test: n_surrogates is 0"
 TE_AGGREGATES = ("mean", "sum", "max")
 MODES = ("stream", "probe")
 DEFAULT_N_SURROGATES = 10
@@ -116,7 +117,11 @@ def _pair_rows(layers: dict, source: str, target: str, delay: int, permutations:
 
     rows = []
     observed_values, surrogate_values = aggregate_matrices(observed), aggregate_matrices(surrogates)
-    for aggregate in TE_AGGREGATES:
+    if permutations.shape[0] == 0:
+        untested = {**common, "flag": "; ".join(filter(None, [common["flag"], NO_SURROGATES_FLAG]))}
+        rows += [{"estimator": "plugin", "aggregate": aggregate, "value": float(observed_values[aggregate]),
+                  **untested} for aggregate in TE_AGGREGATES]
+    for aggregate in TE_AGGREGATES if permutations.shape[0] else ():
         value, null = float(observed_values[aggregate]), surrogate_values[aggregate]
         tested = {"surrogate_mean": float(null.mean()), "p_value": surrogate_p_value(value, null), **common}
         rows.append({"estimator": "plugin", "aggregate": aggregate, "value": value, **tested})
@@ -138,7 +143,8 @@ def _te_rows_of_epoch(series: EpochSeries, alignments, modes, max_pairs: int, se
         if not layers:
             continue
         n_steps = next(iter(layers.values())).shape[0]
-        permutations = est.surrogate_permutations(n_surrogates, n_steps, [seed, series.epoch, MODES.index(mode)])
+        permutations = (est.surrogate_permutations(n_surrogates, n_steps, [seed, series.epoch, MODES.index(mode)])
+                        if n_surrogates else np.empty((0, n_steps), dtype=np.int64))
         for delay in alignments:
             generator = np.random.default_rng([seed, series.epoch, delay])
             for plane, source, target in layer_pairs(series.hidden_layers):
@@ -196,7 +202,8 @@ def te_planes(run, alignments=(1, 0), modes=MODES, max_pairs: int = 1_000_000, s
         Epochs to analyse; by default every recorded one. An epoch whose file is missing or damaged gives
         flagged rows without a value, and an error in the log.
     n_surrogates : int, default 10
-        Surrogates per layer value. The smallest possible p-value is 1 / (n_surrogates + 1).
+        Surrogates per layer value; 0 skips the surrogate test (its p-values stay missing, with a
+        flag). The smallest possible p-value is 1 / (n_surrogates + 1).
 
     Returns
     -------
@@ -205,8 +212,9 @@ def te_planes(run, alignments=(1, 0), modes=MODES, max_pairs: int = 1_000_000, s
         docstring. Values in bits.
     """
     store = _as_store(run)
-    if isinstance(n_surrogates, bool) or not isinstance(n_surrogates, (int, np.integer)) or n_surrogates < 1:
-        raise ValueError(f"n_surrogates must be an integer >= 1, got {n_surrogates!r}; set [analysis] n_surrogates")
+    if isinstance(n_surrogates, bool) or not isinstance(n_surrogates, (int, np.integer)) or n_surrogates < 0:
+        raise ValueError(f"n_surrogates must be an integer >= 0 (0 skips the surrogate test), got {n_surrogates!r}; "
+                         "set [analysis] n_surrogates")
     probe_set = store.read_probe() if (store.path / "probe.npz").is_file() else None
     rows, unreadable, hidden_layers = [], {}, []
     epochs = epochs if epochs is not None else store.recorded_epochs()

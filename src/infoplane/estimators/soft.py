@@ -26,7 +26,7 @@ def soft_binarize(activations: torch.Tensor, threshold: float, temperature: floa
 
 
 def _soft_counts(source_bits: torch.Tensor, target_next: torch.Tensor, target_prev: torch.Tensor) -> torch.Tensor:
-    """Return soft counts of shape (n_sources, n_targets, 2, 2, 2) over (next, previous, source).
+    """Return soft counts of shape (2, 2, 2, n_sources, n_targets) over (next, previous, source) cells.
 
     All inputs are soft bits aligned so that row t contains x_{t+1-delay} (n_obs, n_sources), y_{t+1} and
     y_t (n_obs, n_targets). Each row adds a product distribution over the eight cells, so the counts of
@@ -42,7 +42,7 @@ def _soft_counts(source_bits: torch.Tensor, target_next: torch.Tensor, target_pr
     # One product gives all cells: (2 * n_sources) x n_obs times n_obs x (4 * n_targets).
     products = source_both.reshape(n_obs, 2 * n_sources).T @ target_cells.reshape(n_obs, 4 * n_targets)
     counts = products.reshape(2, n_sources, 2, 2, n_targets)
-    return counts.permute(1, 4, 2, 3, 0)
+    return counts.permute(2, 3, 0, 1, 4)
 
 
 def _check_soft_inputs(sources, targets, temperature, delay, base) -> tuple[float, int, float]:
