@@ -171,10 +171,14 @@ def analyze(run_dir: Path = typer.Argument(..., help="Run folder written by `inf
                                                               "Default: [analysis] n_bins of the run (30)."),
             noise_variance: float = typer.Option(None, "--noise-variance",
                                                  help="Noise variance of the KDE MI bounds, in squared activation "
-                                                      "units. Default: [analysis] noise_variance (0.1).")):
+                                                      "units. Default: [analysis] noise_variance (0.1)."),
+            n_surrogates: int = typer.Option(None, "--n-surrogates",
+                                             help="Shuffled-source surrogates per layer TE value; 0 skips the "
+                                                  "surrogate test. Default: [analysis] n_surrogates (19).")):
     """Recompute measures.parquet (bits), the figures and report.html of a run folder without training again."""
     store = RunStore.open(run_dir)
-    settings = {key: value for key, value in (("n_bins", n_bins), ("noise_variance", noise_variance)) if value is not None}
+    options = (("n_bins", n_bins), ("noise_variance", noise_variance), ("n_surrogates", n_surrogates))
+    settings = {key: value for key, value in options if value is not None}
     measures = _analyze_and_draw(store, settings)
     console.print(_summary_table(store, measures))
     typer.echo(str(store.path))

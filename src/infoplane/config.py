@@ -33,7 +33,7 @@ DEFAULTS: dict[str, dict] = {
     "recording": {"schedule": "log", "n_records": 130, "every": 1, "modes": ["stream", "probe"],
                   "thresholds": {}, "max_units": 0, "keep_float": False},
     "analysis": {"alignments": [1, 0], "estimators": ["binning", "kde"], "n_bins": 30, "noise_variance": 0.1,
-                 "n_surrogates": 10, "max_pairs": 1_000_000, "seed": 0},
+                 "n_surrogates": 19, "max_pairs": 1_000_000, "seed": 0},
 }
 
 

@@ -60,7 +60,7 @@ MEASURE_COLUMNS = ["epoch", "measure", "estimator", "plane", "source", "target",
 NO_SURROGATES_FLAG = "no surrogate test: n_surrogates is 0"
 TE_AGGREGATES = ("mean", "sum", "max")
 MODES = ("stream", "probe")
-DEFAULT_N_SURROGATES = 10
+DEFAULT_N_SURROGATES = 19
 # Probe samples used by the KDE bounds: their cost grows with the square of the sample count.
 DEFAULT_KDE_SAMPLES = 1024
 BINARY_TE_DOF = est.te_degrees_of_freedom(1, 1, 2, 2)
@@ -201,7 +201,7 @@ def te_planes(run, alignments=(1, 0), modes=MODES, max_pairs: int = 1_000_000, s
     epochs : sequence of int, optional
         Epochs to analyse; by default every recorded one. An epoch whose file is missing or damaged gives
         flagged rows without a value, and an error in the log.
-    n_surrogates : int, default 10
+    n_surrogates : int, default 19
         Surrogates per layer value; 0 skips the surrogate test (its p-values stay missing, with a
         flag). The smallest possible p-value is 1 / (n_surrogates + 1).
 
