@@ -196,7 +196,9 @@ def _significance_counts(measures: pd.DataFrame) -> dict:
     """Count the layer means called significant by the surrogates and by the chi-square floor, after BH.
 
     With fewer than 19 surrogates no surrogate p-value can reach 0.05, so ``surrogate_resolution`` (the
-    smallest possible p-value) is stored beside the counts.
+    smallest possible p-value) is stored beside the counts. Benjamini-Hochberg over many values raises
+    p-values that sit at that resolution above 0.05 unless nearly all of them do, so the count before the
+    adjustment is stored too: read it as the number of values above every surrogate.
     """
     counts = {}
     te = _select(measures, measure="te", aggregate="mean").dropna(subset=["p_value"])
@@ -209,5 +211,6 @@ def _significance_counts(measures: pd.DataFrame) -> dict:
         counts[f"{mode}/delay{int(alignment)}"] = {
             "n_values": len(family), "n_surrogates": n_surrogates, "surrogate_resolution": 1.0 / (n_surrogates + 1),
             "n_significant_surrogates": int((family["p_adjusted"] <= SIGNIFICANCE_LEVEL).sum()),
+            "n_significant_surrogates_unadjusted": int((family["p_value"] <= SIGNIFICANCE_LEVEL).sum()),
             "n_significant_chi2": int((analytic["p_adjusted"] <= SIGNIFICANCE_LEVEL).sum())}
     return counts
