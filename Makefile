@@ -21,8 +21,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Timing runs; each script prints its table and bench_te_matrix.py also updates docs/benchmarks.md.
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/bench_te_matrix.py
+	$(BIN)/python benchmarks/bench_mi.py
+	$(BIN)/python benchmarks/bench_recorder.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
