@@ -65,9 +65,13 @@ def check_symbol_array(values, name: str, ndim: tuple[int, ...] = (1, 2)) -> np.
     if array.size == 0:
         raise ValueError(f"{name} is empty (shape {array.shape}); pass at least one sample")
 
-    whole = array == np.floor(array) if np.issubdtype(array.dtype, np.floating) else np.ones(array.shape, bool)
-    invalid = ~whole | (array < 0)
-    if invalid.any():
+    if np.issubdtype(array.dtype, np.unsignedinteger) or array.dtype == bool:
+        invalid = None
+    elif np.issubdtype(array.dtype, np.integer):
+        invalid = array < 0 if array.min() < 0 else None
+    else:
+        invalid = (array != np.floor(array)) | (array < 0)
+    if invalid is not None and invalid.any():
         first = tuple(int(i) for i in np.argwhere(invalid)[0])
         raise ValueError(
             f"{name} must contain non-negative integers (discrete symbols), but {int(invalid.sum())} values are "
