@@ -119,3 +119,22 @@ def test_unwritable_output_folder(tmp_path):
     result = run_cli("run", "szt-tanh", "--out", str(blocker / "run"), "--epochs", "1")
     assert result.exit_code == 2
     assert "cannot create output folder" in result.output
+
+
+def test_analyze_settings_are_stored(demo_run):
+    result = run_cli("analyze", str(demo_run), "--n-bins", "12")
+    assert result.exit_code == 0, result.output
+    info = json.loads((demo_run / "run.json").read_text())
+    assert info["config"]["analysis"]["n_bins"] == 12
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--n-bins", "0", r"\[analysis\] n_bins must be an integer >= 1, got 0"),
+    ("--noise-variance", "-1", r"\[analysis\] noise_variance must be a finite number > 0, got -1"),
+])
+def test_analyze_rejects_invalid_settings(demo_run, option, value, message):
+    import re
+
+    result = run_cli("analyze", str(demo_run), option, value)
+    assert result.exit_code == 2
+    assert re.search(message, result.output), result.output

@@ -100,3 +100,23 @@ def test_help_names_units_and_defaults(command, words):
     text = " ".join(result.output.replace("│", " ").split())
     for word in words:
         assert word in text, (command, word)
+
+
+def test_usage_error_is_one_line(capsys):
+    from infoplane.cli import main
+
+    assert main_with_args(main, ["run", "szt-tanh", "--epochs", "abc"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("infoplane: error: Invalid value for '--epochs'")
+
+
+def main_with_args(main, arguments):
+    import sys
+
+    saved = sys.argv
+    sys.argv = ["infoplane", *arguments]
+    try:
+        return main()
+    finally:
+        sys.argv = saved

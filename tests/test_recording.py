@@ -177,3 +177,8 @@ def test_stream_binarized_in_hooks_matches_float_path():
         assert streams[False].bits[layer].dtype == np.uint8
         np.testing.assert_array_equal(streams[False].bits[layer], streams[True].bits[layer])
     assert streams[False].floats == {}
+
+
+def test_layers_as_string_rejected():
+    with pytest.raises(TypeError, match="layers must be a list of module names, got the string 'act1'"):
+        ActivationRecorder(make_model(), layers="act1")

@@ -20,8 +20,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Information planes (transfer entropy and mutual information, in bits) of neural networks in training.")
 console = Console(stderr=True)
 logger = logging.getLogger("infoplane")
-USER_ERRORS = (ConfigError, RunFormatError, ValueError, TypeError, FileNotFoundError, PermissionError)
+USER_ERRORS = (ConfigError, RunFormatError, ValueError, TypeError, FileNotFoundError, FileExistsError,
+               NotADirectoryError, IsADirectoryError, PermissionError)
 STATE = {"debug": False}
+# Typer 0.29 bundles its own click; its UsageError (unknown option, invalid value) is a base of BadParameter.
+USAGE_ERROR = next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "UsageError")
 
 
 def user_errors(command):
@@ -294,7 +297,16 @@ def configs():
 
 
 def main():
-    app()
+    """Run the command line; a usage error (unknown option, invalid value) prints one line and exits with 2."""
+    try:
+        result = app(standalone_mode=False)
+    except USAGE_ERROR as error:
+        typer.echo(f"infoplane: error: {error.format_message()} (see infoplane --help)", err=True)
+        return 2
+    except typer.Abort:
+        typer.echo("infoplane: aborted", err=True)
+        return 130
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

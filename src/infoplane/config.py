@@ -19,6 +19,7 @@ layer -> output pair joined by ``out.weight``.
 from __future__ import annotations
 
 import copy
+import math
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -62,9 +63,16 @@ def _resolve_path(name_or_path: str) -> Path:
 def merge_config(overrides: dict, source: str = "config") -> dict:
     """Return :data:`DEFAULTS` updated with ``overrides``, rejecting unknown tables and keys."""
     config = copy.deepcopy(DEFAULTS)
+    overrides = dict(overrides)
+    name = overrides.pop("name", None)
+    if name is not None:
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{source}: the top-level key name must be a non-empty string, got {name!r}")
+        config["name"] = name
     for table, values in overrides.items():
         if table not in DEFAULTS:
-            raise ConfigError(f"{source}: unknown table [{table}]; valid tables: {', '.join(DEFAULTS)}")
+            raise ConfigError(f"{source}: unknown table [{table}]; valid tables: {', '.join(DEFAULTS)} "
+                              "(and the top-level key name)")
         if not isinstance(values, dict):
             raise ConfigError(f"{source}: [{table}] must be a table of keys, got {values!r}")
         for key, value in values.items():
@@ -84,5 +92,32 @@ def load_config(name_or_path: str) -> dict:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config {path} is not valid TOML: {error}") from error
     config = merge_config(overrides, source=str(path))
-    config["name"] = path.stem
+    config.setdefault("name", path.stem)
     return config
+
+
+ANALYSIS_ESTIMATORS = ("binning", "kde")
+
+
+def validate_analysis_settings(settings: dict) -> dict:
+    """Return ``settings`` after checking the ``[analysis]`` values that are given; raise ValueError naming a bad one."""
+    def positive_int(name, minimum):
+        value = settings[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"[analysis] {name} must be an integer >= {minimum}, got {value!r}")
+
+    for name, minimum in (("n_bins", 1), ("n_surrogates", 0), ("max_pairs", 1), ("kde_samples", 2)):
+        if name in settings:
+            positive_int(name, minimum)
+    if "noise_variance" in settings:
+        value = settings["noise_variance"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"[analysis] noise_variance must be a finite number > 0, got {value!r}")
+    unknown = sorted(set(settings.get("estimators", ())) - set(ANALYSIS_ESTIMATORS))
+    if unknown:
+        raise ValueError(f"[analysis] estimators {unknown} are unknown; valid: {', '.join(ANALYSIS_ESTIMATORS)}")
+    bad_delays = [delay for delay in settings.get("alignments", ()) if isinstance(delay, bool)
+                  or not isinstance(delay, int) or delay < 0]
+    if bad_delays:
+        raise ValueError(f"[analysis] alignments must be source-target delays >= 0, got {bad_delays}")
+    return settings

@@ -6,6 +6,7 @@ import logging
 import numpy as np
 import torch
 
+from .config import validate_analysis_settings
 from .datasets import Dataset, load_dataset
 from .guidance import build_guidance
 from .models import build_model
@@ -68,6 +69,10 @@ def _check_overrides(config: dict) -> None:
     epochs = config["training"]["epochs"]
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"the number of epochs must be a positive integer, got {epochs!r}; pass --epochs N with N >= 1")
+    seed = config["training"]["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"the training seed must be an integer >= 0, got {seed!r}; pass --seed S with S >= 0")
+    validate_analysis_settings(config["analysis"])
 
 
 def prepare(config: dict, store: RunStore, write_probe: bool) -> tuple[Trainer, ActivationRecorder]:

@@ -222,6 +222,8 @@ class ActivationRecorder:
             if hasattr(self.model, "hidden_layer_names"):
                 return list(self.model.hidden_layer_names())
             return [name for name, module in modules.items() if name and isinstance(module, ACTIVATION_TYPES)]
+        if isinstance(layers, str):
+            raise TypeError(f"layers must be a list of module names, got the string {layers!r}; pass [{layers!r}]")
         layers = list(layers)
         valid = [name for name in modules if name]
         missing = [name for name in layers if name not in modules or not name]

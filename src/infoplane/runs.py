@@ -108,7 +108,8 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
-        raise RunFormatError(f"{path} is damaged or truncated ({error}); delete it or rerun that epoch") from error
+        raise RunFormatError(f"{path} is damaged or truncated ({error}); restore it from a copy, or train the "
+                             "run again into a new folder") from error
 
 
 def epoch_file_name(epoch: int) -> str:

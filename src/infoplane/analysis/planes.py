@@ -40,6 +40,7 @@ from threadpoolctl import threadpool_limits
 
 from .. import estimators as est
 from ..estimators.discrete import first_observation
+from ..config import validate_analysis_settings
 from ..recording import INPUT_LAYER, OUTPUT_LAYER
 from ..runs import RunFormatError, RunStore
 from .series import LABEL_LAYER, EpochSeries, read_epoch_series
@@ -400,17 +401,28 @@ def analyze_run(run, settings: dict | None = None) -> pd.DataFrame:
     from .summary import build_summary
 
     store = _as_store(run)
-    settings = {**store.config.get("analysis", {}), **(settings or {})}
+    overrides = validate_analysis_settings(settings or {})
+    settings = validate_analysis_settings({**store.config.get("analysis", {}), **overrides})
     epochs = _expected_epochs(store)
     if not epochs:
         raise RunFormatError(f"{store.path} has no recorded epochs under epochs/; run training first")
     with _blas_threads(store, epochs, settings.get("n_surrogates", DEFAULT_N_SURROGATES)):
         measures = _compute_planes(store, epochs, settings)
     store.write_measures(measures)
+    _record_settings(store, overrides)
     summary = build_summary(measures, store.read_metrics(), seed=settings.get("seed", 0))
     summary["run"] = str(store.path)
     store.write_summary(summary)
     return measures
+
+
+def _record_settings(store: RunStore, overrides: dict) -> None:
+    """Store settings given to this analysis in run.json, so figures, reports and resumes use the same ones."""
+    changed = {key: value for key, value in overrides.items() if store.config.get("analysis", {}).get(key) != value}
+    if changed:
+        store.config.setdefault("analysis", {}).update(changed)
+        store.write_info()
+        logger.info("analysis settings %s stored in %s", changed, store.path / "run.json")
 
 
 def _blas_threads(store: RunStore, epochs, n_surrogates: int):
