@@ -173,9 +173,10 @@ def _run_section(run: RunTables) -> str:
         "<h3>Config</h3>", table_html(config, key_columns=1),
         f"<h3>Metrics</h3><p>{len(run.metrics)} epochs; rows at log-spaced epochs.</p>",
         table_html(metrics_excerpt(run.metrics)),
-        "<h3>Statistics (summary.json)</h3>", _summary_html(run.path),
         "<h3>Figures</h3>", _figures_html(run.path / "figures"),
         _interactive_plane_html(run),
+        # The statistics table runs to thousands of rows, so it follows the figures.
+        "<h3>Statistics (summary.json)</h3>", _summary_html(run.path),
     ])
 
 
