@@ -312,3 +312,19 @@ def test_ray_executor_without_ray(tmp_path, monkeypatch):
     with pytest.raises(SweepError, match="the ray executor needs the optional dependency ray; install it with pip"):
         run_sweep(config, tmp_path / "sweep", build_grid([], [0]), executor="ray")
     assert not (tmp_path / "sweep").exists()
+
+
+def test_invalid_grid_point_rejected_before_training(tmp_path):
+    from typer.testing import CliRunner
+
+    from infoplane.cli import app
+
+    out = tmp_path / "sweep"
+    result = CliRunner().invoke(app, ["sweep", "szt-tanh", "--seeds", "0", "--set", "training.epochs=-1,2",
+                                      "--out", str(out)])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert "grid point" in lines[0]
+    assert "got -1" in lines[0]
+    assert not (out / "sweep.json").exists()

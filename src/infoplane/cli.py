@@ -162,7 +162,12 @@ def run(config: str = typer.Argument("szt-tanh", help="Shipped config name (see 
     except TrainingFailed as error:
         typer.echo(f"infoplane: training failed: {error} (status 'failed' in {out}/run.json)", err=True)
         raise typer.Exit(code=1) from None
-    measures = _analyze_and_draw(store)
+    try:
+        measures = _analyze_and_draw(store)
+    except KeyboardInterrupt:
+        typer.echo(f"infoplane: training finished, analysis interrupted; complete it with: infoplane analyze {out}",
+                   err=True)
+        raise typer.Exit(code=130) from None
     console.print(_summary_table(store, measures))
     typer.echo(str(store.path))
 

@@ -65,7 +65,8 @@ def set_threads(requested: int, model: torch.nn.Module) -> None:
         torch.set_num_threads(1)
 
 
-def _check_overrides(config: dict) -> None:
+def check_run_config(config: dict) -> None:
+    """Raise ValueError if the epochs, training seed or analysis settings of ``config`` are invalid."""
     epochs = config["training"]["epochs"]
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"the number of epochs must be a positive integer, got {epochs!r}; pass --epochs N with N >= 1")
@@ -110,7 +111,7 @@ def train_run(config: dict, out, resume: bool = False, progress=None) -> RunStor
             return store
         config = store.config
     else:
-        _check_overrides(config)
+        check_run_config(config)
         store = RunStore.create(out, config, seed=config["training"]["seed"])
     store.set_status("running")
     trainer, recorder = prepare(config, store, write_probe=not resume)
@@ -131,4 +132,5 @@ def train_run(config: dict, out, resume: bool = False, progress=None) -> RunStor
     return store
 
 
-__all__ = ["RunFormatError", "build_config_model", "build_dataset", "build_probe", "build_schedule", "prepare", "train_run"]
+__all__ = ["RunFormatError", "build_config_model", "build_dataset", "build_probe", "build_schedule", "check_run_config",
+           "prepare", "train_run"]

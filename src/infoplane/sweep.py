@@ -520,7 +520,14 @@ def run_sweep(config: dict, out, grid: list[dict], executor: str = "local", work
     if executor == "ray":
         _import_ray()
     out = Path(out)
+    from .pipeline import check_run_config
+
     runs = expand_grid(config, grid)
+    for run in runs:
+        try:
+            check_run_config(run.config)
+        except ValueError as error:
+            raise SweepError(f"grid point {run.name}: {error}; change the --set values") from None
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
