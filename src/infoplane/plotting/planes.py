@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.animation import PillowWriter
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from .style import EPOCH_COLORMAP, INPUT_LAYER, LABEL_LAYER, MARKERS, epoch_norm, select
 
@@ -71,6 +72,9 @@ def draw_plane(axes, points: pd.DataFrame, norm, ceiling: float | None = None, l
                                     label=f"log2 N = {ceiling:.2f} bits"))
     if legend:
         axes.legend(handles=handles, fontsize=7, loc="best")
+    # Values near the TE bias floor (about 1e-4 bits) otherwise get long tick labels that run together.
+    axes.xaxis.set_major_locator(MaxNLocator(nbins=5))
+    axes.ticklabel_format(axis="both", style="sci", scilimits=(-3, 4), useMathText=True)
 
 
 def add_epoch_colorbar(figure, axes, norm) -> None:
