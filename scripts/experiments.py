@@ -360,18 +360,40 @@ def bins_rows(sweeps, bin_counts: list[int], n_layers: int) -> list[list[str]]:
     return rows
 
 
+def noise_rows(sweeps, variances: list[float], n_layers: int) -> list[list[str]]:
+    """Recompute the KDE upper bound on I(X;T) with other noise variances and count the seeds with each phase."""
+    from infoplane.analysis import mi_planes
+
+    rows = []
+    for activation, runs in sweeps.items():
+        for variance in variances:
+            results: dict[str, list] = {}
+            for run in runs:
+                measures = mi_planes(run["folder"], estimators=("kde",), noise_variance=variance)
+                table = mi_series(measures, "kde-upper", "x")
+                for layer in table.columns:
+                    results.setdefault(layer, []).append(phases(table[layer]))
+            cells = [phase_cell(found) for found in results.values()]
+            rows.append([activation, f"{variance:g}"] + cells + ["–"] * (n_layers - len(cells)))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweeps", nargs="+", type=Path, help="sweep folders written by `infoplane sweep`")
     parser.add_argument("--figures", type=Path, default=Path("docs/figures"), help="folder for the PNG figures")
+    parser.add_argument("--by-folder", action="store_true",
+                        help="group runs by sweep folder name instead of by activation (sweeps of one activation)")
     parser.add_argument("--bins", type=int, nargs="*", default=[],
                         help="also recompute binned I(X;T) with these bin counts (sensitivity of claim 3)")
+    parser.add_argument("--noise-variances", type=float, nargs="*", default=[],
+                        help="also recompute the KDE upper bound on I(X;T) with these noise variances")
     arguments = parser.parse_args()
 
     sweeps: dict[str, list[dict]] = {}
     for folder in arguments.sweeps:
         for run in read_sweep(folder):
-            sweeps.setdefault(run["activation"], []).append(run)
+            sweeps.setdefault(folder.name if arguments.by_folder else run["activation"], []).append(run)
     sample = next(iter(sweeps.values()))[0]
     pairs = list(te_series(sample["measures"], "adjacent", 1).columns)
     layers = list(mi_series(sample["measures"], "binning", "x").columns)
@@ -398,6 +420,11 @@ def main() -> None:
     if arguments.bins:
         print("Claim 3, sensitivity: binned I(X;T) phases by number of bins\n")
         print(markdown_table(["activation", "bins", *layers], bins_rows(sweeps, arguments.bins, len(layers))) + "\n")
+
+    if arguments.noise_variances:
+        print("Claim 3, sensitivity: KDE upper bound I(X;T) phases by noise variance\n")
+        print(markdown_table(["activation", "noise variance", *layers],
+                             noise_rows(sweeps, arguments.noise_variances, len(layers))) + "\n")
 
     arguments.figures.mkdir(parents=True, exist_ok=True)
     plot_concentration(sweeps, arguments.figures / "te_concentration.png")
