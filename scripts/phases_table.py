@@ -4,9 +4,10 @@ Usage (see docs/experiments.md, "Sensitivity")::
 
     python scripts/phases_table.py RUN_DIR --family mi/kde-upper --label "V = 0.1"
 
-One row per call, one cell per layer: fitting bits (rise from the first recorded epoch to the
-peak), the peak epoch, compression bits (fall from the peak to the last recorded epoch) and the
-p-value of the compression trend that summary.json gives (none when there is no fall). Values in bits.
+One row per call, one cell per layer. A cell gives the fitting bits (the rise from the first
+recorded epoch to the peak), the peak epoch and the compression bits (the fall from the peak to
+the last recorded epoch). It ends with the p-value of the compression trend from summary.json,
+or "–" when there is no fall. Values in bits.
 A family ``concentration/stream/delay0`` (or another mode and delay) prints instead the Spearman
 correlation of depth and adjacent-layer TE at the last epoch, its p-value, and each transfer's share.
 """
