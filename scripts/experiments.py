@@ -343,35 +343,54 @@ def correlation_rows(sweeps) -> list[list[str]]:
     return rows
 
 
-def bins_rows(sweeps, bin_counts: list[int], n_layers: int) -> list[list[str]]:
-    """Recompute binned I(X;T) with other bin counts and count the seeds with each phase, as in claim 3."""
-    from infoplane.analysis import mi_planes
+def recomputed_rows(sweeps, settings: list, quantity, n_layers: int) -> list[list[str]]:
+    """Recompute I(X;T) with each of ``settings`` and count the seeds with each phase, as in claim 3.
 
+    ``quantity(folder, setting)`` returns I(X;T) per epoch (rows) and layer (columns), in bits.
+    """
     rows = []
     for activation, runs in sweeps.items():
-        for n_bins in bin_counts:
+        for setting in settings:
             results: dict[str, list] = {}
             for run in runs:
-                table = mi_series(mi_planes(run["folder"], estimators=("binning",), n_bins=n_bins), "binning", "x")
+                table = quantity(run["folder"], setting)
                 for layer in table.columns:
                     results.setdefault(layer, []).append(phases(table[layer]))
             cells = [phase_cell(found) for found in results.values()]
-            rows.append([activation, str(n_bins)] + cells + ["–"] * (n_layers - len(cells)))
+            rows.append([activation, f"{setting:g}"] + cells + ["–"] * (n_layers - len(cells)))
     return rows
+
+
+def binned_with(folder: Path, n_bins: int) -> pd.DataFrame:
+    """Return binned I(X;T) of the run in ``folder`` with ``n_bins`` bins per unit."""
+    from infoplane.analysis import mi_planes
+
+    return mi_series(mi_planes(folder, estimators=("binning",), n_bins=n_bins), "binning", "x")
+
+
+def kde_with(folder: Path, variance: float) -> pd.DataFrame:
+    """Return the KDE upper bound on I(X;T) of the run in ``folder`` with noise ``variance``."""
+    from infoplane.analysis import mi_planes
+
+    return mi_series(mi_planes(folder, estimators=("kde",), noise_variance=variance), "kde-upper", "x")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweeps", nargs="+", type=Path, help="sweep folders written by `infoplane sweep`")
     parser.add_argument("--figures", type=Path, default=Path("docs/figures"), help="folder for the PNG figures")
+    parser.add_argument("--by-folder", action="store_true",
+                        help="group runs by sweep folder name instead of by activation (sweeps of one activation)")
     parser.add_argument("--bins", type=int, nargs="*", default=[],
                         help="also recompute binned I(X;T) with these bin counts (sensitivity of claim 3)")
+    parser.add_argument("--noise-variances", type=float, nargs="*", default=[],
+                        help="also recompute the KDE upper bound on I(X;T) with these noise variances")
     arguments = parser.parse_args()
 
     sweeps: dict[str, list[dict]] = {}
     for folder in arguments.sweeps:
         for run in read_sweep(folder):
-            sweeps.setdefault(run["activation"], []).append(run)
+            sweeps.setdefault(folder.name if arguments.by_folder else run["activation"], []).append(run)
     sample = next(iter(sweeps.values()))[0]
     pairs = list(te_series(sample["measures"], "adjacent", 1).columns)
     layers = list(mi_series(sample["measures"], "binning", "x").columns)
@@ -397,7 +416,13 @@ def main() -> None:
     print(markdown_table(["activation", "delay", "metric", *hidden], correlation_rows(sweeps)) + "\n")
     if arguments.bins:
         print("Claim 3, sensitivity: binned I(X;T) phases by number of bins\n")
-        print(markdown_table(["activation", "bins", *layers], bins_rows(sweeps, arguments.bins, len(layers))) + "\n")
+        rows = recomputed_rows(sweeps, arguments.bins, binned_with, len(layers))
+        print(markdown_table(["activation", "bins", *layers], rows) + "\n")
+
+    if arguments.noise_variances:
+        print("Claim 3, sensitivity: KDE upper bound I(X;T) phases by noise variance\n")
+        rows = recomputed_rows(sweeps, arguments.noise_variances, kde_with, len(layers))
+        print(markdown_table(["activation", "noise variance", *layers], rows) + "\n")
 
     arguments.figures.mkdir(parents=True, exist_ok=True)
     plot_concentration(sweeps, arguments.figures / "te_concentration.png")
