@@ -74,7 +74,8 @@ def test_close_removes_hooks():
     model = make_model()
     recorder = ActivationRecorder(model)
     recorder.close()
-    assert not model._forward_hooks and not model._forward_pre_hooks
+    assert not model._forward_hooks
+    assert not model._forward_pre_hooks
     assert not model.act1._forward_hooks
 
 

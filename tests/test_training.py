@@ -64,7 +64,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, tiny_config, mo
             np.testing.assert_array_equal(epochs_ref[epoch][key], epochs_res[epoch][key])
 
 
-def test_non_finite_activation_fails_run_and_keeps_earlier_epochs(tmp_path, tiny_config, monkeypatch):
+def test_non_finite_activation_fails_run(tmp_path, tiny_config, monkeypatch):
     import infoplane.pipeline as pipeline
 
     build = pipeline.build_config_model

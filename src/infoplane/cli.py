@@ -45,7 +45,11 @@ def user_errors(command):
 def main_options(debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
                  verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress at INFO level.")):
     STATE["debug"] = debug
-    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    level = logging.WARNING
+    if verbose:
+        level = logging.INFO
+    if debug:
+        level = logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 

@@ -39,7 +39,7 @@ DEFAULTS: dict[str, dict] = {
 
 
 class ConfigError(ValueError):
-    """A config file is missing, unreadable, or holds an unknown or invalid entry."""
+    """A config file is missing, unreadable, or contains an unknown or invalid entry."""
 
 
 def shipped_config_names() -> list[str]:

@@ -85,7 +85,7 @@ class Trainer:
     """Train ``model`` on ``dataset`` with cross-entropy, recording the scheduled epochs.
 
     Epochs are numbered from 1. On a recorded epoch the recorder captures every
-    training forward pass (the stream) and, after the epoch, the probe set; both go
+    training forward pass (the stream) and, after the epoch, the probe set. Both go
     to ``store`` as one epoch file. Train loss and accuracy are the means over the
     epoch's mini-batches as the optimizer saw them; test loss and accuracy come from
     an eval-mode pass after the epoch.

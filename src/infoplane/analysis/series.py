@@ -24,7 +24,7 @@ class EpochSeries:
     """Binary series of one recorded epoch: ``stream[layer]`` and ``probe[layer]`` are ``(n_steps, n_units)``.
 
     Layers run ``x, hidden..., output`` and the one-hot label series ``y``; ``probe_float``
-    holds the float probe activations of the hidden and output layers.
+    contains the float probe activations of the hidden and output layers.
     """
 
     epoch: int

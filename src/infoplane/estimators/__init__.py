@@ -1,8 +1,8 @@
 """Information estimators: arrays in, information in bits out.
 
-Nothing here knows about models or runs. Every function takes NumPy arrays (or
+Nothing here depends on models or runs. Every function takes NumPy arrays (or
 anything ``numpy.asarray`` accepts), validates them once at the boundary and
-returns bits unless its ``base`` argument says otherwise.
+returns bits unless its ``base`` argument sets another unit.
 """
 
 from .binning import binned_information
